@@ -333,6 +333,9 @@ typedef struct evi_module {
     void (*stop)(void);
     /** Release everything. May be NULL. */
     void (*destroy)(void);
+    /** SIGHUP (logrotate): reopen files and similar. Called on a host thread, possibly
+     *  while raise() runs on others. May be NULL. */
+    void (*reopen)(void);
 } evi_module_t;
 
 /** Every plugin defines this one function (and exports nothing else). */
