@@ -1,0 +1,334 @@
+/*
+ * event_datagram: events as UDP (IPv4/IPv6) and Unix datagrams.
+ *
+ *   udp:127.0.0.1:8888   udp:[::1]:8888   udp:host.example:8888   unix:/run/consumer.sock
+ *
+ * One event per datagram, sent with one non-blocking sendto() on the raiser's thread (an inline
+ * transport). The payload is the host's JSON-RPC notification (no per-event allocation) or,
+ * with payload_format "text", the OpenSIPS 2.x text format built on the stack.
+ */
+#define _GNU_SOURCE
+#include "dgram_format.h"
+#include "evi_plugin.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define UDP4_MAX_PAYLOAD 65507 /* 65535 - 20 (IPv4 header) - 8 (UDP header) */
+#define UDP6_MAX_PAYLOAD 65527 /* 65535 - 8 (UDP header); the IPv6 header is not counted */
+
+enum { FORMAT_JSON = 0, FORMAT_TEXT = 1 };
+
+static const evi_host_t *host;
+static int payload_format = FORMAT_JSON;
+static int fd_udp4 = -1, fd_udp6 = -1, fd_unix = -1;
+static int ctr_oversized = -1, ctr_send_failed = -1;
+static _Atomic long last_error_log;
+
+struct dgram_sock {
+    int family;
+    socklen_t addrlen;
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in4;
+        struct sockaddr_in6 in6;
+        struct sockaddr_un un;
+    } addr;
+    char text[]; /* the address as the user wrote it, NUL-terminated */
+};
+
+/* ---- parameters ------------------------------------------------------------------------- */
+
+static const char *const format_names[] = {"json", "text", NULL};
+
+static int set_payload_format(const evi_param_value_t *v, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    payload_format = (int)v->i;
+    return EVI_OK;
+}
+
+static int get_payload_format(char *buf, size_t len)
+{
+    return snprintf(buf, len, "%s", format_names[payload_format]);
+}
+
+static const evi_param_def_t params[] = {
+    {"payload_format", EVI_PARAM_ENUM, "json", 0, -1, format_names,
+     "json: the JSON-RPC 2.0 notification; text: the OpenSIPS 2.x 'E_X\\nname::value\\n\\n' "
+     "format",
+     set_payload_format, get_payload_format},
+};
+
+/* ---- helpers ---------------------------------------------------------------------------- */
+
+/* Send errors are logged at most once a second: a dead peer must not flood the log. */
+static void log_send_error(const struct dgram_sock *s, const char *proto, int err, size_t len)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    long last = atomic_load_explicit(&last_error_log, memory_order_relaxed);
+    if (now.tv_sec == last ||
+        !atomic_compare_exchange_strong(&last_error_log, &last, (long)now.tv_sec))
+        return;
+    host->log(host, EVI_L_ERR, "cannot send a %zu-byte event to %s:%s: %s", len, proto, s->text,
+              strerror(err));
+}
+
+static struct dgram_sock *sock_new(const char *text, size_t len)
+{
+    struct dgram_sock *s = calloc(1, sizeof *s + len + 1);
+    if (s)
+        memcpy(s->text, text, len);
+    return s;
+}
+
+/* ---- udp -------------------------------------------------------------------------------- */
+
+static int udp_parse(evi_str_t address, int from_mi, void **out, unsigned *flags, char *err,
+                     size_t errlen)
+{
+    char hostname[256], port_s[8];
+    uint16_t port;
+    struct addrinfo hints, *res = NULL;
+    int rc;
+    (void)from_mi;
+
+    if (dgram_split_udp(address.s, address.len, hostname, sizeof hostname, &port, err,
+                        errlen) < 0)
+        return EVI_ERR;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_DGRAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    snprintf(port_s, sizeof port_s, "%u", (unsigned)port);
+    rc = getaddrinfo(hostname, port_s, &hints, &res);
+    if (rc != 0 || !res) {
+        snprintf(err, errlen, "cannot resolve host '%s': %s", hostname, gai_strerror(rc));
+        return EVI_ERR;
+    }
+    struct dgram_sock *s = sock_new(address.s, address.len);
+    if (!s) {
+        freeaddrinfo(res);
+        snprintf(err, errlen, "out of memory");
+        return EVI_ERR;
+    }
+    s->family = res->ai_family;
+    s->addrlen = res->ai_addrlen;
+    memcpy(&s->addr, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    if ((s->family == AF_INET && fd_udp4 < 0) || (s->family == AF_INET6 && fd_udp6 < 0) ||
+        (s->family != AF_INET && s->family != AF_INET6)) {
+        snprintf(err, errlen, "'%s': no %s UDP socket available on this host", s->text,
+                 s->family == AF_INET6 ? "IPv6" : "IPv4");
+        free(s);
+        return EVI_ERR;
+    }
+    if (payload_format == FORMAT_TEXT)
+        *flags &= ~(unsigned)EVI_TF_JSON;
+    *out = s;
+    return EVI_OK;
+}
+
+/* ---- unix ------------------------------------------------------------------------------- */
+
+static int unix_parse(evi_str_t address, int from_mi, void **out, unsigned *flags, char *err,
+                      size_t errlen)
+{
+    struct dgram_sock *s;
+    (void)from_mi;
+
+    if (address.len == 0) {
+        snprintf(err, errlen, "empty path: expected unix:/path/to/socket");
+        return EVI_ERR;
+    }
+    if (memchr(address.s, 0, address.len)) {
+        snprintf(err, errlen, "the socket path contains a NUL byte");
+        return EVI_ERR;
+    }
+    if (address.len >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        snprintf(err, errlen, "'%.*s': a unix socket path has at most %zu bytes",
+                 (int)address.len, address.s,
+                 sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+        return EVI_ERR;
+    }
+    if (fd_unix < 0) {
+        snprintf(err, errlen, "no unix datagram socket available");
+        return EVI_ERR;
+    }
+    s = sock_new(address.s, address.len);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return EVI_ERR;
+    }
+    s->family = AF_UNIX;
+    s->addr.un.sun_family = AF_UNIX;
+    memcpy(s->addr.un.sun_path, address.s, address.len);
+    s->addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + address.len + 1);
+    if (payload_format == FORMAT_TEXT)
+        *flags &= ~(unsigned)EVI_TF_JSON;
+    *out = s;
+    return EVI_OK;
+}
+
+/* ---- shared by both transports ---------------------------------------------------------- */
+
+static int dgram_raise(void *sock, const evi_event_t *ev, uint64_t token)
+{
+    struct dgram_sock *s = sock;
+    char stack[8192], *heap = NULL;
+    const char *buf;
+    size_t len, max;
+    ssize_t n;
+    int fd, rc = EVI_OK;
+    (void)token;
+
+    if (payload_format == FORMAT_TEXT) {
+        size_t need = dgram_text_bound(ev);
+        char *b = stack;
+        if (need > sizeof stack && !(b = heap = malloc(need))) {
+            host->counter_add(host, ctr_send_failed, 1);
+            return EVI_ERR;
+        }
+        len = dgram_text_write(ev, b);
+        buf = b;
+    } else {
+        buf = ev->json.s;
+        len = ev->json.len;
+        if (!buf || !len) {
+            host->log(host, EVI_L_ERR, "the host handed %.*s over without its JSON payload",
+                      (int)ev->name.len, ev->name.s);
+            return EVI_ERR;
+        }
+    }
+
+    switch (s->family) {
+    case AF_INET:
+        fd = fd_udp4, max = UDP4_MAX_PAYLOAD;
+        break;
+    case AF_INET6:
+        fd = fd_udp6, max = UDP6_MAX_PAYLOAD;
+        break;
+    default:
+        fd = fd_unix, max = (size_t)-1; /* the kernel says EMSGSIZE past the socket buffer */
+        break;
+    }
+
+    if (len > max) {
+        n = -1;
+        errno = EMSGSIZE;
+    } else {
+        do
+            n = sendto(fd, buf, len, 0, &s->addr.sa, s->addrlen);
+        while (n < 0 && errno == EINTR);
+    }
+    if (n < 0 || (size_t)n != len) {
+        int e = n < 0 ? errno : EMSGSIZE;
+        host->counter_add(host, e == EMSGSIZE ? ctr_oversized : ctr_send_failed, 1);
+        log_send_error(s, s->family == AF_UNIX ? "unix" : "udp", e, len);
+        rc = EVI_ERR;
+    }
+    free(heap);
+    return rc;
+}
+
+static int dgram_match(const void *a, const void *b)
+{
+    const struct dgram_sock *x = a, *y = b;
+    if (x->family != y->family || x->addrlen != y->addrlen)
+        return 0;
+    switch (x->family) {
+    case AF_INET:
+        return x->addr.in4.sin_port == y->addr.in4.sin_port &&
+               x->addr.in4.sin_addr.s_addr == y->addr.in4.sin_addr.s_addr;
+    case AF_INET6:
+        return x->addr.in6.sin6_port == y->addr.in6.sin6_port &&
+               x->addr.in6.sin6_scope_id == y->addr.in6.sin6_scope_id &&
+               memcmp(&x->addr.in6.sin6_addr, &y->addr.in6.sin6_addr,
+                      sizeof x->addr.in6.sin6_addr) == 0;
+    default:
+        return strcmp(x->addr.un.sun_path, y->addr.un.sun_path) == 0;
+    }
+}
+
+static int dgram_print(const void *sock, char *buf, size_t len)
+{
+    return snprintf(buf, len, "%s", ((const struct dgram_sock *)sock)->text);
+}
+
+static void dgram_free(void *sock) { free(sock); }
+
+static const evi_transport_t transports[] = {
+    {sizeof(evi_transport_t), "udp", EVI_TF_JSON, udp_parse, dgram_raise, dgram_match,
+     dgram_print, dgram_free},
+    {sizeof(evi_transport_t), "unix", EVI_TF_JSON, unix_parse, dgram_raise, dgram_match,
+     dgram_print, dgram_free},
+};
+
+/* ---- lifecycle -------------------------------------------------------------------------- */
+
+static int dgram_socket(int family)
+{
+    return socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+}
+
+static void dgram_destroy(void)
+{
+    if (fd_udp4 >= 0)
+        close(fd_udp4);
+    if (fd_udp6 >= 0)
+        close(fd_udp6);
+    if (fd_unix >= 0)
+        close(fd_unix);
+    fd_udp4 = fd_udp6 = fd_unix = -1;
+}
+
+static int dgram_init(const evi_host_t *h, char *err, size_t errlen)
+{
+    host = h;
+    fd_udp4 = dgram_socket(AF_INET);
+    fd_udp6 = dgram_socket(AF_INET6); /* may fail where IPv6 is off: udp:[…] is then refused */
+    fd_unix = dgram_socket(AF_UNIX);
+    if (fd_udp4 < 0 || fd_unix < 0) {
+        snprintf(err, errlen, "cannot create a datagram socket: %s", strerror(errno));
+        dgram_destroy();
+        return EVI_ERR;
+    }
+    ctr_oversized = h->counter_register(
+        h, "oversized", "events refused because they do not fit in one datagram");
+    ctr_send_failed = h->counter_register(
+        h, "send_failed", "events the kernel refused to send (no listener, buffer full, ...)");
+    return EVI_OK;
+}
+
+static const evi_module_t module = {
+    EVI_ABI_MAJOR,
+    EVI_ABI_MINOR,
+    sizeof(evi_module_t),
+    "event_datagram",
+    "1.0.0",
+    "Events as UDP (IPv4/IPv6) and Unix datagrams, one event per datagram",
+    params,
+    sizeof params / sizeof params[0],
+    transports,
+    sizeof transports / sizeof transports[0],
+    NULL,
+    0,
+    dgram_init,
+    NULL,
+    NULL,
+    dgram_destroy,
+    NULL,
+};
+
+const evi_module_t *evi_module_descriptor(void) { return &module; }
