@@ -1,1 +1,607 @@
-// placeholder: being written
+#include "evi/event_core.hpp"
+
+#include "log/log.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
+#include <unordered_map>
+
+namespace evi {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t unix_now() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+bool valid_event_name(std::string_view name) {
+    if (name.empty() || name.size() > kMaxEventNameLength)
+        return false;
+    return std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == ':' ||
+               c == '-';
+    });
+}
+
+// Raises made while delivering (status events, nested routes) must not recurse forever.
+thread_local int t_dispatch_depth = 0;
+constexpr int kMaxDispatchDepth = 100;
+
+} // namespace
+
+// One subscription: an event, a socket, an expiry, counters, and (for blocking and async
+// transports) a bounded queue drained by its own delivery worker.
+class Subscriber : public std::enable_shared_from_this<Subscriber> {
+  public:
+    Subscriber(EventCore &core, EventEntry &entry, std::shared_ptr<Socket> socket,
+               int64_t expire_at)
+        : expire_at(expire_at), core_(core), entry_(entry), socket_(std::move(socket)) {}
+
+    ~Subscriber() { stop_worker(false); }
+
+    Socket &socket() const { return *socket_; }
+    const std::shared_ptr<Socket> &socket_ptr() const { return socket_; }
+    EventEntry &entry() const { return entry_; }
+
+    bool expired(int64_t now) const {
+        const int64_t e = expire_at.load(std::memory_order_relaxed);
+        return e != 0 && e <= now;
+    }
+
+    void start_worker() {
+        if (socket_->inline_delivery())
+            return;
+        // The worker keeps its subscriber alive until it is told to stop (stop_worker).
+        worker_ = std::thread([self = shared_from_this()] { self->run(); });
+    }
+
+    // Queue an event for the worker; false (and counted) when the queue is full.
+    bool enqueue(const std::shared_ptr<const OwnedEvent> &ev) {
+        {
+            std::lock_guard lock(mutex_);
+            if (stopping_ || queue_.size() >= core_.options().queue_size) {
+                dropped.fetch_add(1, std::memory_order_relaxed);
+                return false;
+            }
+            queue_.push_back(ev);
+            queued.store(queue_.size() + busy_, std::memory_order_relaxed);
+        }
+        cv_.notify_one();
+        return true;
+    }
+
+    // drain: deliver what is queued first (until `deadline`); otherwise drop it.
+    void stop_worker(bool drain, Clock::time_point deadline = Clock::now()) {
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+            drain_ = drain;
+            deadline_ = deadline;
+        }
+        cv_.notify_all();
+        if (!worker_.joinable())
+            return;
+        if (worker_.get_id() == std::this_thread::get_id())
+            worker_.detach(); // the last owner let go on the worker itself: it returns next
+        else
+            worker_.join();
+    }
+
+    // Wait until the queue is empty and nothing is in flight, or until the deadline.
+    bool wait_idle(Clock::time_point deadline) {
+        std::unique_lock lock(mutex_);
+        return idle_cv_.wait_until(lock, deadline, [&] { return queue_.empty() && busy_ == 0; });
+    }
+
+    size_t pending() {
+        std::lock_guard lock(mutex_);
+        return queue_.size();
+    }
+
+    std::atomic<int64_t> expire_at;
+    std::atomic<uint64_t> delivered{0}, failed{0}, retried{0}, dropped{0}, queued{0};
+    std::atomic<bool> up{true};
+    std::atomic<uint64_t> in_flight{0}; // async deliveries awaiting report
+
+  private:
+    void run();
+    bool sleep_backoff(int attempt);
+
+    EventCore &core_;
+    EventEntry &entry_;
+    std::shared_ptr<Socket> socket_;
+    std::mutex mutex_;
+    std::condition_variable cv_, idle_cv_;
+    std::deque<std::shared_ptr<const OwnedEvent>> queue_;
+    size_t busy_ = 0;
+    bool stopping_ = false, drain_ = false;
+    Clock::time_point deadline_;
+    std::thread worker_;
+};
+
+using SubscriberList = std::vector<std::shared_ptr<Subscriber>>;
+
+struct EventEntry {
+    std::string name;
+    int id = 0;
+    std::atomic<uint64_t> raised{0};
+    // Copy-on-write: raisers load a snapshot without locks; writers replace it whole.
+    std::atomic<std::shared_ptr<const SubscriberList>> subscribers{
+        std::make_shared<const SubscriberList>()};
+};
+
+struct EventCore::State {
+    static constexpr size_t kMaxEvents = 1 << 20;
+    mutable std::shared_mutex names_mutex;
+    std::unordered_map<std::string, int> by_name;
+    std::unique_ptr<std::atomic<EventEntry *>[]> entries{
+        new std::atomic<EventEntry *>[kMaxEvents]()};
+    std::atomic<int> count{0};
+    std::vector<std::unique_ptr<EventEntry>> owned; // under names_mutex
+
+    std::mutex subscribe_mutex; // serialises changes of subscriber lists
+
+    // Async deliveries awaiting host->report.
+    struct Pending {
+        std::shared_ptr<Subscriber> subscriber;          // queued delivery, or
+        std::shared_ptr<std::promise<int>> waiter;       // deliver_now()
+        Clock::time_point started;
+    };
+    std::mutex pending_mutex;
+    std::unordered_map<uint64_t, Pending> pending;
+    std::atomic<uint64_t> next_token{1};
+
+    std::atomic<bool> stopped{false};
+};
+
+// ---- Subscriber worker ----------------------------------------------------------------------
+
+bool Subscriber::sleep_backoff(int attempt) {
+    const int base = std::max(1, core_.options().retry_backoff_ms);
+    const auto wait = std::chrono::milliseconds(std::min(2000, base << std::min(attempt, 10)));
+    std::unique_lock lock(mutex_);
+    // Wake early only for a hard stop; a draining stop still lets the retry happen.
+    cv_.wait_for(lock, wait, [&] { return stopping_ && (!drain_ || Clock::now() >= deadline_); });
+    return !(stopping_ && (!drain_ || Clock::now() >= deadline_));
+}
+
+void Subscriber::run() {
+    for (;;) {
+        std::shared_ptr<const OwnedEvent> ev;
+        {
+            std::unique_lock lock(mutex_);
+            cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+            const bool hard_stop = stopping_ && (!drain_ || Clock::now() >= deadline_);
+            if (queue_.empty() || hard_stop) {
+                if (stopping_)
+                    return;
+                continue;
+            }
+            ev = std::move(queue_.front());
+            queue_.pop_front();
+            busy_ = 1;
+        }
+        const auto &view = ev->view();
+        const auto started = Clock::now();
+        int status = EVI_ERR;
+        for (int attempt = 0;; ++attempt) {
+            if (socket_->async()) {
+                const uint64_t token = core_.state_->next_token.fetch_add(1);
+                {
+                    std::lock_guard lock(core_.state_->pending_mutex);
+                    core_.state_->pending[token] = {shared_from_this(), nullptr, started};
+                }
+                in_flight.fetch_add(1, std::memory_order_relaxed);
+                status = socket_->transport().ops->raise(socket_->handle(), &view, token);
+                if (status == EVI_PENDING)
+                    break; // the outcome comes through report()
+                {
+                    std::lock_guard lock(core_.state_->pending_mutex);
+                    core_.state_->pending.erase(token);
+                }
+                in_flight.fetch_sub(1, std::memory_order_relaxed);
+                if (status == EVI_AGAIN) {
+                    if (!sleep_backoff(std::min(attempt, 4)))
+                        break;
+                    continue;
+                }
+                break;
+            }
+            status = socket_->transport().ops->raise(socket_->handle(), &view, 0);
+            if (status == EVI_OK || attempt >= core_.options().delivery_retries)
+                break;
+            retried.fetch_add(1, std::memory_order_relaxed);
+            if (!sleep_backoff(attempt))
+                break;
+        }
+        if (status != EVI_PENDING) {
+            const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                                    Clock::now() - started)
+                                    .count();
+            core_.outcome(*this, status == EVI_OK ? EVI_OK : EVI_ERR, micros);
+        }
+        {
+            std::lock_guard lock(mutex_);
+            busy_ = 0;
+            queued.store(queue_.size(), std::memory_order_relaxed);
+            if (queue_.empty())
+                idle_cv_.notify_all();
+        }
+    }
+}
+
+// ---- EventCore ------------------------------------------------------------------------------
+
+EventCore::EventCore(const TransportRegistry &transports, CoreOptions options)
+    : transports_(transports), options_(options), state_(std::make_unique<State>()) {}
+
+EventCore::~EventCore() { shutdown(std::chrono::milliseconds(0)); }
+
+Result<int> EventCore::publish(std::string_view name) {
+    if (!valid_event_name(name)) {
+        return make_error("bad event name '" + std::string(name) +
+                          "': expected 1 to 64 characters of letters, digits, '_', '.', ':', '-'");
+    }
+    std::unique_lock lock(state_->names_mutex);
+    auto it = state_->by_name.find(std::string(name));
+    if (it != state_->by_name.end())
+        return it->second;
+    const int id = state_->count.load();
+    if (static_cast<size_t>(id) >= State::kMaxEvents)
+        return make_error("too many events published (at most " +
+                          std::to_string(State::kMaxEvents) + ")");
+    auto e = std::make_unique<EventEntry>();
+    e->name = std::string(name);
+    e->id = id;
+    state_->entries[id].store(e.get(), std::memory_order_release);
+    state_->by_name.emplace(e->name, id);
+    state_->owned.push_back(std::move(e));
+    state_->count.store(id + 1, std::memory_order_release);
+    return id;
+}
+
+std::optional<int> EventCore::find(std::string_view name) const {
+    std::shared_lock lock(state_->names_mutex);
+    auto it = state_->by_name.find(std::string(name));
+    if (it == state_->by_name.end())
+        return std::nullopt;
+    return it->second;
+}
+
+EventEntry *EventCore::entry(int id) const {
+    if (id < 0 || id >= state_->count.load(std::memory_order_acquire))
+        return nullptr;
+    return state_->entries[id].load(std::memory_order_acquire);
+}
+
+EventEntry *EventCore::entry(std::string_view name) const {
+    auto id = find(name);
+    return id ? entry(*id) : nullptr;
+}
+
+Result<size_t> EventCore::raise(std::string_view name, const evi_param_t *params, size_t n) {
+    EventEntry *e = entry(name);
+    if (!e)
+        return make_error("event '" + std::string(name) + "' is not published");
+    return raise(e->id, params, n);
+}
+
+Result<size_t> EventCore::raise(std::string_view name, const EventParams &params) {
+    auto c = to_c_params(params);
+    return raise(name, c.data(), c.size());
+}
+
+Result<size_t> EventCore::raise(int id, const evi_param_t *params, size_t n) {
+    EventEntry *e = entry(id);
+    if (!e)
+        return make_error("no event with id " + std::to_string(id));
+    if (state_->stopped.load(std::memory_order_acquire))
+        return make_error("event '" + e->name + "' not raised: shutting down");
+    if (t_dispatch_depth >= kMaxDispatchDepth)
+        return make_error("event '" + e->name + "' not raised: events raised while delivering "
+                          "events nest deeper than " + std::to_string(kMaxDispatchDepth));
+    e->raised.fetch_add(1, std::memory_order_relaxed);
+    auto subs = e->subscribers.load(std::memory_order_acquire);
+    if (subs->empty())
+        return size_t{0};
+
+    const int64_t now = unix_now();
+    bool want_json = false, want_copy = false;
+    size_t live = 0;
+    for (const auto &s : *subs) {
+        if (s->expired(now))
+            continue;
+        ++live;
+        want_json |= s->socket().wants_json();
+        want_copy |= !s->socket().inline_delivery();
+    }
+    if (live == 0)
+        return size_t{0};
+
+    ++t_dispatch_depth;
+    std::string json;
+    if (want_json)
+        json = encode_json_notification(e->name, params, n);
+    std::shared_ptr<const OwnedEvent> owned;
+    if (want_copy)
+        owned = std::make_shared<const OwnedEvent>(e->name, params, n, json);
+    evi_event_t view{{e->name.data(), e->name.size()}, params, n, {json.data(), json.size()}};
+
+    const bool timed = options_.event_threshold_us > 0;
+    for (const auto &s : *subs) {
+        if (s->expired(now))
+            continue;
+        Socket &sock = s->socket();
+        if (!sock.inline_delivery()) {
+            s->enqueue(owned);
+            continue;
+        }
+        const auto t0 = timed ? Clock::now() : Clock::time_point{};
+        const int rc = sock.transport().ops->raise(sock.handle(), &view, 0);
+        const int64_t micros =
+            timed ? std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count()
+                  : 0;
+        outcome(*s, rc == EVI_OK ? EVI_OK : EVI_ERR, micros);
+    }
+    --t_dispatch_depth;
+    return live;
+}
+
+void EventCore::outcome(Subscriber &s, int status, int64_t micros) {
+    if (status == EVI_OK) {
+        s.delivered.fetch_add(1, std::memory_order_relaxed);
+        if (!s.up.load(std::memory_order_relaxed) && !s.up.exchange(true) && on_subscriber_status)
+            on_subscriber_status(s.entry().name, s.socket().text(), true, "delivery succeeded");
+    } else {
+        s.failed.fetch_add(1, std::memory_order_relaxed);
+        if (s.up.load(std::memory_order_relaxed) && s.up.exchange(false) && on_subscriber_status)
+            on_subscriber_status(s.entry().name, s.socket().text(), false, "delivery failed");
+    }
+    if (options_.event_threshold_us > 0 && micros > options_.event_threshold_us && on_threshold)
+        on_threshold("delivery", micros,
+                     "event " + s.entry().name + " to " + s.socket().text());
+}
+
+void EventCore::report(uint64_t token, int status) {
+    State::Pending p;
+    {
+        std::lock_guard lock(state_->pending_mutex);
+        auto it = state_->pending.find(token);
+        if (it == state_->pending.end()) {
+            LOG_WARN("a module reported an outcome for unknown delivery token %llu",
+                     static_cast<unsigned long long>(token));
+            return;
+        }
+        p = std::move(it->second);
+        state_->pending.erase(it);
+    }
+    const int rc = status == EVI_OK ? EVI_OK : EVI_ERR;
+    if (p.waiter) {
+        p.waiter->set_value(rc);
+        return;
+    }
+    if (p.subscriber) {
+        p.subscriber->in_flight.fetch_sub(1, std::memory_order_relaxed);
+        const auto micros =
+            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - p.started).count();
+        outcome(*p.subscriber, rc, micros);
+    }
+}
+
+int EventCore::deliver_now(Socket &socket, const evi_event_t &ev) {
+    std::string json;
+    evi_event_t view = ev;
+    if (socket.wants_json() && view.json.len == 0) {
+        json = encode_json_notification(std::string_view(ev.name.s, ev.name.len), ev.params,
+                                        ev.nparams);
+        view.json = {json.data(), json.size()};
+    }
+    const auto *ops = socket.transport().ops;
+    if (!socket.async())
+        return ops->raise(socket.handle(), &view, 0) == EVI_OK ? EVI_OK : EVI_ERR;
+
+    // Async: wait for the report (or retry while the transport says "again").
+    for (int attempt = 0; attempt < 50; ++attempt) {
+        const uint64_t token = state_->next_token.fetch_add(1);
+        auto waiter = std::make_shared<std::promise<int>>();
+        auto fut = waiter->get_future();
+        {
+            std::lock_guard lock(state_->pending_mutex);
+            state_->pending[token] = {nullptr, waiter, Clock::now()};
+        }
+        const int rc = ops->raise(socket.handle(), &view, token);
+        if (rc == EVI_PENDING) {
+            if (fut.wait_for(std::chrono::seconds(60)) == std::future_status::ready)
+                return fut.get();
+            return EVI_ERR; // the late report finds its waiter and is ignored
+        }
+        {
+            std::lock_guard lock(state_->pending_mutex);
+            state_->pending.erase(token);
+        }
+        if (rc != EVI_AGAIN)
+            return rc == EVI_OK ? EVI_OK : EVI_ERR;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return EVI_ERR;
+}
+
+Result<SubscribeOutcome> EventCore::subscribe(std::string_view event, std::string_view socket,
+                                              std::chrono::seconds expire, bool from_mi) {
+    if (!entry(event))
+        return make_error("event '" + std::string(event) + "' is not published");
+    auto sock = transports_.open(socket, from_mi);
+    if (!sock)
+        return sock.error();
+    return subscribe(event, std::move(*sock), expire);
+}
+
+Result<SubscribeOutcome> EventCore::subscribe(std::string_view event,
+                                              std::shared_ptr<Socket> socket,
+                                              std::chrono::seconds expire) {
+    EventEntry *e = entry(event);
+    if (!e)
+        return make_error("event '" + std::string(event) + "' is not published");
+    if (state_->stopped.load())
+        return make_error("not subscribed: shutting down");
+    const int64_t expire_at = expire.count() > 0 ? unix_now() + expire.count() : 0;
+
+    std::lock_guard lock(state_->subscribe_mutex);
+    auto current = e->subscribers.load();
+    for (const auto &s : *current) {
+        if (s->socket().matches(*socket)) {
+            s->expire_at.store(expire_at);
+            return SubscribeOutcome::Refreshed;
+        }
+    }
+    auto sub = std::make_shared<Subscriber>(*this, *e, std::move(socket), expire_at);
+    sub->start_worker();
+    auto next = std::make_shared<SubscriberList>(*current);
+    next->push_back(std::move(sub));
+    e->subscribers.store(std::move(next));
+    return SubscribeOutcome::Added;
+}
+
+Result<void> EventCore::unsubscribe(std::string_view event, std::string_view socket,
+                                    bool from_mi) {
+    EventEntry *e = entry(event);
+    if (!e)
+        return make_error("event '" + std::string(event) + "' is not published");
+    auto probe = transports_.open(socket, from_mi);
+    std::shared_ptr<Subscriber> removed;
+    {
+        std::lock_guard lock(state_->subscribe_mutex);
+        auto current = e->subscribers.load();
+        auto next = std::make_shared<SubscriberList>();
+        for (const auto &s : *current) {
+            const bool same = probe ? s->socket().matches(**probe) : s->socket().text() == socket;
+            if (same && !removed)
+                removed = s;
+            else
+                next->push_back(s);
+        }
+        if (!removed)
+            return make_error("no subscriber '" + std::string(socket) + "' for event '" +
+                              std::string(event) + "'");
+        e->subscribers.store(std::move(next));
+    }
+    // Stop the worker off this thread: a blocking delivery in progress may take a while.
+    std::thread([removed] { removed->stop_worker(false); }).detach();
+    return {};
+}
+
+std::vector<EventInfo> EventCore::events() const {
+    std::vector<EventInfo> out;
+    const int n = state_->count.load(std::memory_order_acquire);
+    out.reserve(n);
+    for (int i = 0; i < n; ++i) {
+        EventEntry *e = state_->entries[i].load(std::memory_order_acquire);
+        out.push_back({e->name, e->id, e->raised.load(), e->subscribers.load()->size()});
+    }
+    return out;
+}
+
+std::vector<SubscriberInfo> EventCore::subscribers(std::optional<std::string_view> event,
+                                                   std::optional<std::string_view> socket) const {
+    std::vector<SubscriberInfo> out;
+    const int64_t now = unix_now();
+    const int n = state_->count.load(std::memory_order_acquire);
+    for (int i = 0; i < n; ++i) {
+        EventEntry *e = state_->entries[i].load(std::memory_order_acquire);
+        if (event && e->name != *event)
+            continue;
+        for (const auto &s : *e->subscribers.load()) {
+            if (socket && s->socket().text() != *socket)
+                continue;
+            if (s->expired(now))
+                continue;
+            SubscriberInfo info;
+            info.event = e->name;
+            info.socket = s->socket().text();
+            info.expire_at = s->expire_at.load();
+            info.ttl = info.expire_at ? std::max<int64_t>(0, info.expire_at - now) : 0;
+            info.delivered = s->delivered.load();
+            info.failed = s->failed.load();
+            info.retried = s->retried.load();
+            info.dropped = s->dropped.load();
+            info.queued = s->queued.load() + s->in_flight.load();
+            info.up = s->up.load();
+            out.push_back(std::move(info));
+        }
+    }
+    return out;
+}
+
+void EventCore::reap_expired() {
+    const int64_t now = unix_now();
+    std::vector<std::shared_ptr<Subscriber>> gone;
+    {
+        std::lock_guard lock(state_->subscribe_mutex);
+        const int n = state_->count.load(std::memory_order_acquire);
+        for (int i = 0; i < n; ++i) {
+            EventEntry *e = state_->entries[i].load(std::memory_order_acquire);
+            auto current = e->subscribers.load();
+            if (std::none_of(current->begin(), current->end(),
+                             [&](const auto &s) { return s->expired(now); }))
+                continue;
+            auto next = std::make_shared<SubscriberList>();
+            for (const auto &s : *current)
+                (s->expired(now) ? gone : *next).push_back(s);
+            e->subscribers.store(std::move(next));
+        }
+    }
+    for (auto &s : gone) {
+        LOG_DBG("subscriber %s of %s expired", s->socket().text().c_str(),
+                s->entry().name.c_str());
+        std::thread([s] { s->stop_worker(false); }).detach();
+    }
+}
+
+uint64_t EventCore::shutdown(std::chrono::milliseconds grace) {
+    if (state_->stopped.exchange(true))
+        return 0;
+    const auto deadline = Clock::now() + grace;
+    std::vector<std::shared_ptr<Subscriber>> all;
+    {
+        std::lock_guard lock(state_->subscribe_mutex);
+        const int n = state_->count.load(std::memory_order_acquire);
+        for (int i = 0; i < n; ++i) {
+            EventEntry *e = state_->entries[i].load(std::memory_order_acquire);
+            auto subs = e->subscribers.load();
+            all.insert(all.end(), subs->begin(), subs->end());
+        }
+    }
+    for (auto &s : all)
+        s->wait_idle(deadline);
+    // Async deliveries still in flight get what is left of the grace period.
+    while (Clock::now() < deadline) {
+        {
+            std::lock_guard lock(state_->pending_mutex);
+            if (state_->pending.empty())
+                break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    uint64_t lost = 0;
+    for (auto &s : all) {
+        lost += s->pending() + s->in_flight.load();
+        s->stop_worker(false);
+    }
+    {
+        std::lock_guard lock(state_->pending_mutex);
+        state_->pending.clear();
+    }
+    return lost;
+}
+
+} // namespace evi

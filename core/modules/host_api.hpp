@@ -53,6 +53,8 @@ class Counters {
 };
 
 struct HostServices {
+    HostServices(EventCore &e, TransportRegistry &t, Runtime &r, mi::CommandRegistry &c)
+        : events(e), transports(t), runtime(r), commands(c) {}
     EventCore &events;
     TransportRegistry &transports;
     Runtime &runtime;
@@ -61,7 +63,13 @@ struct HostServices {
     RouteProvider *routes = nullptr;
 };
 
-// Fill a module's host table; `module` is the opaque pointer the functions get back.
-void fill_host_table(evi_host_t &table, void *module);
+// What a module's host table points back to (evi_host_t.module).
+struct ModuleContext {
+    std::string name;
+    HostServices *services = nullptr;
+};
+
+// Fill a module's host table for `ctx` (which must outlive the table).
+void fill_host_table(evi_host_t &table, ModuleContext *ctx);
 
 } // namespace evi

@@ -57,6 +57,7 @@ class ModuleSet {
     Result<void> init_all(HostServices &services);
     Result<void> start_all();
     void stop_all();    // reverse load order
+    void reopen_all();  // SIGHUP
     void destroy_all(); // reverse load order; then the libraries are unloaded
 
     const std::vector<std::unique_ptr<Module>> &modules() const { return modules_; }
