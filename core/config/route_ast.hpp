@@ -1,0 +1,94 @@
+// What a route block holds once parsed: statements and expressions with their locations.
+// core/script compiles this tree once into closures; nothing here runs.
+#pragma once
+
+#include "config/ast.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace evi::config {
+
+// $var(x) $avp(x) $param(x) $param(N) $Ts $pid $rc
+enum class PvType { Var, Avp, Param, Ts, Pid, Rc };
+
+struct PvRef {
+    PvType type = PvType::Var;
+    std::string name; // Var, Avp, Param by name
+    int index = 0;    // Param by position: 1-based; 0 when by name
+    Location loc;
+    std::string text; // as written, for messages: "$avp(x)"
+};
+
+enum class ExprKind { Int, Str, Null, Pv, Unary, Binary, Call };
+
+enum class Op { Add, Sub, Mul, Div, Mod, Eq, Ne, Lt, Gt, Le, Ge, Match, NotMatch, And, Or, Not, Neg };
+
+struct Expr;
+using ExprPtr = std::unique_ptr<Expr>;
+
+// A decoded string literal, with the source position of every decoded byte so that a
+// pseudo-variable inside it can be reported where it was written.
+struct StrLiteral {
+    std::string value;
+    std::vector<Location> positions; // positions[i] is where value[i] came from
+    Location end;                    // the closing quote
+    bool raw = false;                // 'single quoted': no escapes, no $-expansion
+};
+
+struct Expr {
+    ExprKind kind = ExprKind::Null;
+    Location loc;
+    int64_t ival = 0;  // Int
+    StrLiteral str;    // Str
+    PvRef pv;          // Pv
+    Op op = Op::Add;   // Unary, Binary
+    ExprPtr lhs, rhs;  // Unary: lhs only
+    std::string name;  // Call: the function ("route" for route(name))
+    std::vector<ExprPtr> args; // Call; an empty argument (f(a, , b)) is nullptr
+    std::vector<Location> arg_locs;
+};
+
+enum class StmtKind { Call, Assign, If, While, Return, Exit, Block };
+
+struct Stmt;
+using StmtPtr = std::unique_ptr<Stmt>;
+
+struct Stmt {
+    StmtKind kind = StmtKind::Block;
+    Location loc;
+    ExprPtr expr;         // Call: the call; Assign: the value; If/While: condition;
+                          // Return: the value (nullptr: return)
+    PvRef target;         // Assign
+    bool replace = false; // Assign: ':='
+    std::vector<StmtPtr> body, else_body;
+};
+
+enum class RouteKind { Startup, Timer, Route, Event };
+
+struct RouteBlock {
+    RouteKind kind = RouteKind::Route;
+    Location loc;       // the route keyword
+    std::string name;   // route / timer name, or the event name of an event_route
+    Location name_loc;
+    int64_t interval = 0; // timer_route seconds
+    bool sync = false;    // event_route[E, sync]
+    std::vector<StmtPtr> body;
+
+    // "startup_route", "timer_route[hb]", "route[name]", "event_route[E_X]"
+    std::string title() const;
+};
+
+inline std::string RouteBlock::title() const {
+    switch (kind) {
+    case RouteKind::Startup: return "startup_route";
+    case RouteKind::Timer: return "timer_route[" + name + "]";
+    case RouteKind::Route: return "route[" + name + "]";
+    case RouteKind::Event: return "event_route[" + name + "]";
+    }
+    return name;
+}
+
+} // namespace evi::config
