@@ -45,7 +45,8 @@ class Evid:
     sets them. `self.dir` is a fresh temporary directory (removed on stop unless the test
     failed and EVI_KEEP_TMP is set)."""
 
-    def __init__(self, config, args=(), start_timeout=15, env=None):
+    def __init__(self, config, args=(), start_timeout=15, env=None, binary=None):
+        self.binary = binary
         self.dir = tempfile.mkdtemp(prefix="evi-test-")
         self.config_text = config
         self.args = list(args)
@@ -72,14 +73,15 @@ class Evid:
                     self.mi_port = int(s.split('"')[1].rsplit(":", 1)[1])
                     break
         # Prepended lines must not shift the line numbers a test asserts: put them on line 1.
-        text = " ".join(head) + ("\n" if head else "") + text if head else text
+        if head:
+            text = " ".join(head) + "\n" + text
         with open(self.cfg_path, "w") as f:
             f.write(text)
         self.log_file = open(self.log_path, "w")
         env = dict(os.environ)
         if self.env:
             env.update(self.env)
-        self.proc = subprocess.Popen([EVID, "-f", self.cfg_path] + self.args,
+        self.proc = subprocess.Popen([self.binary or EVID, "-f", self.cfg_path] + self.args,
                                      stdout=self.log_file, stderr=subprocess.STDOUT,
                                      cwd=self.dir, env=env)
         deadline = time.time() + self.start_timeout

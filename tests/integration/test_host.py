@@ -1,0 +1,110 @@
+"""evid as a user meets it: config checks with file:line:col errors, module loading errors,
+start-up and clean shutdown."""
+import os
+import signal
+import unittest
+
+import evitest
+
+MPATH = 'mpath = "%s"\n' % evitest.PLUGINS
+
+
+class ConfigCheck(unittest.TestCase):
+    def check(self, text):
+        rc, err, path = evitest.check_config(text)
+        return rc, err, path
+
+    def test_a_good_config_checks_ok(self):
+        rc, err, path = self.check(MPATH + 'loadmodule "event_datagram.so"\n'
+                                   'modparam("event_datagram", "payload_format", "text")\n')
+        self.assertEqual(rc, 0, err)
+        self.assertIn("configuration OK", err)
+
+    def test_a_syntax_error_names_file_line_and_column(self):
+        rc, err, path = self.check(MPATH + 'loadmodule "event_datagram.so"\nmodparam("a", "b"\n')
+        self.assertNotEqual(rc, 0)
+        self.assertRegex(err, r"^%s:3:\d+: error: " % path)
+
+    def test_an_unknown_directive_is_an_error(self):
+        rc, err, path = self.check(MPATH + 'frobnicate "x"\n')
+        self.assertNotEqual(rc, 0)
+        self.assertTrue(err.startswith(path + ":2:1: error: "), err)
+
+    def test_an_unknown_global_parameter_lists_the_known_ones(self):
+        rc, err, path = self.check(MPATH + 'colour = 3\n')
+        self.assertNotEqual(rc, 0)
+        self.assertTrue(err.startswith(path + ":2:1: error: unknown global parameter 'colour'"),
+                        err)
+        self.assertIn("log_level", err)
+
+    def test_an_unknown_module_lists_the_places_searched(self):
+        rc, err, path = self.check(MPATH + 'loadmodule "event_nope.so"\n')
+        self.assertNotEqual(rc, 0)
+        self.assertTrue(err.startswith(path + ":2:1: error: module 'event_nope.so' not found; "
+                                       "searched:"), err)
+        self.assertIn(os.path.join(evitest.PLUGINS, "event_nope", "event_nope.so"), err)
+
+    def test_a_module_loaded_twice_is_an_error(self):
+        rc, err, path = self.check(MPATH + 'loadmodule "event_datagram.so"\n'
+                                   'loadmodule "event_datagram.so"\n')
+        self.assertNotEqual(rc, 0)
+        self.assertTrue(err.startswith(path + ":3:1: error: module 'event_datagram' is already "
+                                       "loaded"), err)
+
+    def test_a_bad_modparam_value_says_what_was_expected(self):
+        rc, err, path = self.check(MPATH + 'loadmodule "event_flatstore.so"\n'
+                                   'modparam("event_flatstore", "max_open_sockets", "lots")\n')
+        self.assertNotEqual(rc, 0)
+        self.assertTrue(err.startswith(path + ":3:1: error: modparam: event_flatstore parameter "
+                                       "'max_open_sockets': expected an integer"), err)
+
+    def test_an_unknown_modparam_lists_the_valid_ones(self):
+        rc, err, path = self.check(MPATH + 'loadmodule "event_flatstore.so"\n'
+                                   'modparam("event_flatstore", "colour", 1)\n')
+        self.assertNotEqual(rc, 0)
+        self.assertIn(":3:1: error: modparam: module 'event_flatstore' has no parameter "
+                      "'colour' (its parameters: ", err)
+        self.assertIn("max_open_sockets", err)
+
+    def test_a_modparam_before_its_loadmodule_says_so(self):
+        rc, err, path = self.check(MPATH + 'modparam("event_flatstore", "delimiter", ";")\n'
+                                   'loadmodule "event_flatstore.so"\n')
+        self.assertNotEqual(rc, 0)
+        self.assertIn(":2:1: error: modparam: no loaded module matches 'event_flatstore'", err)
+        self.assertIn("modparam must come after the module's loadmodule", err)
+
+    def test_a_missing_config_file_is_reported(self):
+        rc, err, path = self.check("")
+        os.unlink(path)
+        import subprocess
+        p = subprocess.run([evitest.EVID, "-c", "-f", path], capture_output=True, text=True)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(path, p.stderr)
+
+
+class Lifecycle(evitest.EvidTestCase):
+    def test_version_and_help(self):
+        import subprocess
+        v = subprocess.run([evitest.EVID, "-V"], capture_output=True, text=True)
+        self.assertEqual(v.returncode, 0)
+        self.assertRegex(v.stdout, r"^evid \d+\.\d+\.\d+ \(plugin ABI 1\.0\)")
+        h = subprocess.run([evitest.EVID, "-h"], capture_output=True, text=True)
+        self.assertIn("-c", h.stdout)
+
+    def test_sigterm_and_sigint_stop_it_cleanly(self):
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            e = self.evid('loadmodule "event_datagram.so"\n')
+            self.assertTrue(e.alive())
+            self.assertEqual(e.stop(sig), 0)
+            self.assertIn("evid stopped", e.log())
+
+    def test_a_bad_log_level_on_the_command_line_is_refused(self):
+        import subprocess
+        p = subprocess.run([evitest.EVID, "-l", "loud", "-c", "-f", "/dev/null"],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("bad log level 'loud'", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
