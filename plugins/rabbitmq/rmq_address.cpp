@@ -224,10 +224,10 @@ std::string Address::print() const {
     };
     if (!exchange.empty()) add("exchange=" + escape(exchange, ";?"));
     if (persistent) add("persistent");
-    if (vhost != "/") add("vhost=" + escape(vhost, ";?"));
+    if (vhost != "/") add("vhost=" + escape(vhost, ";?/"));
     if (tls) add("tls");
     if (!params.empty()) r += params + '?';
-    r += escape(routing_key, params.empty() ? "?" : "");
+    r += escape(routing_key, "?");
     return r;
 }
 
