@@ -80,9 +80,11 @@ int call_once(XmlrpcSocket &s, const std::string &request, bool &ok, std::string
         s.conn.close();
         return (reused && eof && in.empty()) ? 0 : 1;
     }
-    if (!r.keep_alive || !settings.keepalive || r.consumed != in.size())
-        s.conn.close();
     ok = xmlrpc::response_ok(r, why);
+    // After an error the server may not have read our body (Python answers 404 early):
+    // its state is unknown, so the next call starts on a new connection.
+    if (!ok || !r.keep_alive || !settings.keepalive || r.consumed != in.size())
+        s.conn.close();
     return 1;
 }
 

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cstdint>
 #include <strings.h>
+#include <utility>
 
 namespace xmlrpc {
 
@@ -379,7 +380,26 @@ std::string value_after(std::string_view s, std::string_view after) {
         else if (v.back() == '>')
             v = {}; // <string/>
     }
-    return std::string(v.substr(0, 200));
+    std::string text;
+    for (std::size_t i = 0; i < v.size() && text.size() < 200; ++i) {
+        if (v[i] == '&') {
+            static const std::pair<std::string_view, char> entities[] = {
+                {"&lt;", '<'}, {"&gt;", '>'}, {"&amp;", '&'}, {"&quot;", '"'}, {"&apos;", '\''}};
+            bool done = false;
+            for (const auto &[entity, c] : entities) {
+                if (v.substr(i, entity.size()) == entity) {
+                    text += c;
+                    i += entity.size() - 1;
+                    done = true;
+                    break;
+                }
+            }
+            if (done)
+                continue;
+        }
+        text += v[i];
+    }
+    return text;
 }
 
 } // namespace

@@ -315,3 +315,14 @@ TEST_CASE("a 200 reply that is not XML-RPC is a failed delivery") {
     std::string why;
     CHECK_FALSE(xmlrpc::response_ok(r, why));
 }
+
+TEST_CASE("a fault string's XML entities are decoded for the log") {
+    xmlrpc::HttpResponse r;
+    r.status = 200;
+    r.body = "<methodResponse><fault><value><struct><member><name>faultCode</name><value><int>7"
+             "</int></value></member><member><name>faultString</name><value><string>a &lt;b&gt; "
+             "&amp; c</string></value></member></struct></value></fault></methodResponse>";
+    std::string why;
+    CHECK_FALSE(xmlrpc::response_ok(r, why));
+    CHECK(why == "XML-RPC fault 7: a <b> & c");
+}
