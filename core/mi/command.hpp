@@ -5,7 +5,9 @@
 #include <nlohmann/json.hpp>
 
 #include <functional>
+#include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -35,7 +37,26 @@ struct Command {
     std::string help;                              // one sentence
     std::vector<std::vector<std::string>> param_sets; // OpenSIPS `which`: [["event","socket"],…]
     Handler handler;
+    std::string module = {}; // who exports it, for `help`; empty: the core
 };
+
+// Failures every handler uses: -32602 "Invalid params" (optionally with data), and OpenSIPS's
+// 400 "Bad parameter value".
+Failure invalid_params(std::string data = {});
+Failure bad_parameter_value(std::string data = {});
+
+// Reading named params with OpenSIPS's leniency: clients such as opensips-cli send every value
+// as a string, so a numeric string is accepted where an integer is expected, and a number is
+// accepted where a string is expected.
+enum class Got { Missing, Ok, Bad };
+Got get_string(const Params &params, const char *name, std::string &out);
+Got get_int(const Params &params, const char *name, int64_t &out);
+
+// Run fn after the current reply has been written to the client (the server calls what the
+// handler queued; outside a server it runs when the request is done). `shutdown` uses it so
+// that its "OK" reaches the client before the listener closes.
+void after_reply(std::function<void()> fn);
+std::vector<std::function<void()>> take_after_reply();
 
 class CommandRegistry {
   public:

@@ -1,0 +1,503 @@
+// The MI's HTTP server. The only Boost.Beast translation unit of the core.
+#include "mi/server.hpp"
+
+#include "app.hpp"
+#include "log/log.hpp"
+#include "mi/jsonrpc.hpp"
+#include "mi/observe.hpp"
+#include "runtime.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <charconv>
+#include <future>
+#include <list>
+#include <mutex>
+#include <cstring>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+namespace evi::mi {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using local = asio::local::stream_protocol;
+
+constexpr size_t kHeaderLimit = 16 * 1024;
+
+Result<ListenAddress> parse_listen_address(std::string_view text) {
+    const std::string quoted = "mi_listen \"" + std::string(text) + "\": ";
+    ListenAddress a;
+    if (text.rfind("unix:", 0) == 0) {
+        a.unix_socket = true;
+        a.loopback = true;
+        a.path = std::string(text.substr(5));
+        if (a.path.empty() || a.path.front() != '/')
+            return make_error(quoted + "expected an absolute path after unix:");
+        if (a.path.size() >= sizeof(sockaddr_un{}.sun_path))
+            return make_error(quoted + "the socket path is longer than " +
+                              std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + " bytes");
+        return a;
+    }
+    std::string_view host, port;
+    if (!text.empty() && text.front() == '[') {
+        auto close = text.find(']');
+        if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
+            return make_error(quoted + "expected [IPv6]:port");
+        host = text.substr(1, close - 1);
+        port = text.substr(close + 2);
+    } else {
+        auto colon = text.rfind(':');
+        if (colon == std::string_view::npos || text.find(':') != colon)
+            return make_error(quoted +
+                              "expected IPv4:port, [IPv6]:port or unix:/path (e.g. 127.0.0.1:8888)");
+        host = text.substr(0, colon);
+        port = text.substr(colon + 1);
+    }
+    unsigned p = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+    if (port.empty() || ec != std::errc() || end != port.data() + port.size() || p == 0 ||
+        p > 65535)
+        return make_error(quoted + "expected a port between 1 and 65535");
+    a.port = static_cast<uint16_t>(p);
+    a.host = host == "localhost" ? std::string("127.0.0.1") : std::string(host);
+    boost::system::error_code aec;
+    auto addr = asio::ip::make_address(a.host, aec);
+    if (aec)
+        return make_error(quoted + "\"" + std::string(host) + "\" is not an IP address");
+    a.loopback = addr.is_loopback() ||
+                 (addr.is_v6() && addr.to_v6().is_v4_mapped() &&
+                  asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6()).is_loopback());
+    return a;
+}
+
+namespace {
+
+std::vector<std::string> listen_entries(const Globals &g) {
+    return g.mi_listen.empty() ? std::vector<std::string>{"127.0.0.1:8888"} : g.mi_listen;
+}
+
+// Constant-time comparison: the token check must not leak how many bytes matched.
+bool same_secret(std::string_view a, std::string_view b) {
+    unsigned char diff = a.size() == b.size() ? 0 : 1;
+    for (size_t i = 0; i < a.size(); ++i)
+        diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
+    return diff == 0;
+}
+
+} // namespace
+
+Result<void> check_listen(const Globals &g) {
+    for (const auto &entry : listen_entries(g)) {
+        auto a = parse_listen_address(entry);
+        if (!a)
+            return a.error();
+        if (!a->loopback && g.mi_auth_token.empty())
+            return make_error("mi_listen \"" + entry +
+                              "\": refusing to serve the management interface on a "
+                              "non-loopback address without mi_auth_token");
+    }
+    return {};
+}
+
+// ----------------------------------------------------------------------------------------
+
+class SessionBase {
+  public:
+    virtual ~SessionBase() = default;
+    virtual void close() = 0; // from any thread
+};
+
+struct Server::State : std::enable_shared_from_this<Server::State> {
+    explicit State(App &a) : app(a) {}
+    App &app;
+    std::mutex mutex;
+    std::vector<std::unique_ptr<tcp::acceptor>> tcp_acceptors;
+    std::vector<std::unique_ptr<local::acceptor>> unix_acceptors;
+    std::vector<std::string> unix_paths;
+    std::list<std::weak_ptr<SessionBase>> sessions;
+    std::atomic<int64_t> connections{0};
+    std::atomic<bool> stopped{false};
+
+    void track(const std::shared_ptr<SessionBase> &s) {
+        std::lock_guard lock(mutex);
+        sessions.remove_if([](const auto &w) { return w.expired(); });
+        sessions.push_back(s);
+    }
+};
+
+namespace {
+
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+Response make_response(const Request &req, http::status status, std::string content_type,
+                       std::string body) {
+    Response res{status, req.version()};
+    res.set(http::field::server, "evid");
+    if (!content_type.empty())
+        res.set(http::field::content_type, content_type);
+    res.keep_alive(req.keep_alive());
+    res.body() = std::move(body);
+    res.prepare_payload();
+    return res;
+}
+
+std::string path_of(std::string_view target) {
+    auto q = target.find('?');
+    return std::string(target.substr(0, q));
+}
+
+// Everything a request turns into: the response and what to run once it is written.
+struct Answer {
+    Response response;
+    std::vector<std::function<void()>> after;
+};
+
+Answer answer(App &app, const Request &req) {
+    Answer a;
+    const std::string &token = app.globals.mi_auth_token;
+    if (!token.empty()) {
+        auto it = req.find(http::field::authorization);
+        std::string_view given;
+        if (it != req.end())
+            given = std::string_view(it->value().data(), it->value().size());
+        const std::string expected = "Bearer " + token;
+        if (!same_secret(given, expected)) {
+            a.response = make_response(req, http::status::unauthorized, "application/json",
+                                       error_reply(-32000, "Unauthorized", nullptr,
+                                                   json("send Authorization: Bearer <token>")));
+            a.response.set(http::field::www_authenticate, "Bearer");
+            return a;
+        }
+    }
+    const std::string path = path_of(req.target());
+    const bool get = req.method() == http::verb::get;
+    if (path == "/mi" || path == "/mi/") {
+        if (req.method() != http::verb::post) {
+            a.response = make_response(req, http::status::method_not_allowed, "text/plain",
+                                       "POST a JSON-RPC 2.0 request to /mi\n");
+            a.response.set(http::field::allow, "POST");
+            return a;
+        }
+        std::string body = handle_body(app.commands, req.body());
+        a.after = take_after_reply();
+        if (body.empty())
+            a.response = make_response(req, http::status::no_content, "", "");
+        else
+            a.response = make_response(req, http::status::ok, "application/json", std::move(body));
+        return a;
+    }
+    if (get && path == "/metrics") {
+        a.response = make_response(req, http::status::ok, "text/plain; version=0.0.4; charset=utf-8",
+                                   render_metrics(app));
+        return a;
+    }
+    if (get && path == "/health") {
+        const bool draining = app.draining.load();
+        a.response = make_response(req,
+                                   draining ? http::status::service_unavailable : http::status::ok,
+                                   "text/plain", draining ? "draining\n" : "OK\n");
+        return a;
+    }
+    if (get && path == "/") {
+        a.response = make_response(req, http::status::ok, "text/html; charset=utf-8",
+                                   render_status_page(app));
+        return a;
+    }
+    a.response = make_response(req, http::status::not_found, "text/plain",
+                               "not found: try POST /mi, GET /metrics, GET /health or GET /\n");
+    return a;
+}
+
+template <class Protocol>
+class Session : public SessionBase, public std::enable_shared_from_this<Session<Protocol>> {
+  public:
+    using Stream = beast::basic_stream<Protocol, asio::any_io_executor, beast::unlimited_rate_policy>;
+
+    Session(typename Protocol::socket socket, std::shared_ptr<Server::State> state)
+        : stream_(std::move(socket)), state_(std::move(state)) {
+        state_->connections.fetch_add(1);
+    }
+    ~Session() override { state_->connections.fetch_sub(1); }
+
+    void start() { read_header(); }
+
+    void close() override {
+        asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
+            beast::error_code ec;
+            self->stream_.socket().shutdown(Protocol::socket::shutdown_both, ec);
+            self->stream_.close();
+        });
+    }
+
+  private:
+    std::chrono::milliseconds timeout() const {
+        return std::chrono::milliseconds(state_->app.globals.mi_timeout_ms);
+    }
+
+    void read_header() {
+        if (state_->stopped)
+            return finish();
+        parser_.emplace();
+        parser_->header_limit(kHeaderLimit);
+        parser_->body_limit(static_cast<uint64_t>(state_->app.globals.mi_max_body));
+        stream_.expires_after(timeout());
+        http::async_read_header(stream_, buffer_, *parser_,
+                                [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                                    self->on_header(ec);
+                                });
+    }
+
+    void on_header(beast::error_code ec) {
+        if (ec)
+            return on_error(ec);
+        const auto &req = parser_->get();
+        if (auto len = parser_->content_length();
+            len && *len > static_cast<uint64_t>(state_->app.globals.mi_max_body))
+            return too_large();
+        auto expect = req.find(http::field::expect);
+        if (expect != req.end() && beast::iequals(expect->value(), "100-continue")) {
+            auto cont = std::make_shared<Response>(http::status::continue_, req.version());
+            http::async_write(stream_, *cont,
+                              [self = this->shared_from_this(), cont](beast::error_code ec, size_t) {
+                                  if (ec)
+                                      return self->finish();
+                                  self->read_body();
+                              });
+            return;
+        }
+        read_body();
+    }
+
+    void read_body() {
+        stream_.expires_after(timeout());
+        http::async_read(stream_, buffer_, *parser_,
+                         [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                             if (ec)
+                                 return self->on_error(ec);
+                             self->on_request();
+                         });
+    }
+
+    void on_error(beast::error_code ec) {
+        if (ec == http::error::body_limit)
+            return too_large();
+        if (ec == http::error::header_limit)
+            return reply_and_close(http::status::request_header_fields_too_large,
+                                   "request headers too large\n");
+        if (ec.category() == http::make_error_code(http::error::end_of_stream).category() &&
+            ec != http::error::end_of_stream && ec != http::error::partial_message)
+            return reply_and_close(http::status::bad_request, "malformed HTTP request\n");
+        finish(); // closed by the peer, timed out, or stopped
+    }
+
+    void too_large() {
+        auto res = std::make_shared<Response>(http::status::ok, 11);
+        res->set(http::field::server, "evid");
+        res->set(http::field::content_type, "application/json");
+        res->keep_alive(false);
+        res->body() = error_reply(-32600, "Invalid Request", nullptr,
+                                  json("request body larger than " +
+                                       std::to_string(state_->app.globals.mi_max_body) + " bytes"));
+        res->prepare_payload();
+        write(res, {}, true);
+    }
+
+    void reply_and_close(http::status status, std::string text) {
+        auto res = std::make_shared<Response>(status, 11);
+        res->set(http::field::server, "evid");
+        res->set(http::field::content_type, "text/plain");
+        res->keep_alive(false);
+        res->body() = std::move(text);
+        res->prepare_payload();
+        write(res, {}, true);
+    }
+
+    void on_request() {
+        Request req = parser_->release();
+        Answer a;
+        try {
+            a = answer(state_->app, req);
+        } catch (const std::exception &e) {
+            LOG_ERR("MI request failed: %s", e.what());
+            a.response = make_response(req, http::status::ok, "application/json",
+                                       error_reply(-32603, "Internal error"));
+        }
+        auto res = std::make_shared<Response>(std::move(a.response));
+        write(res, std::move(a.after), !res->keep_alive());
+    }
+
+    void write(std::shared_ptr<Response> res, std::vector<std::function<void()>> after,
+               bool close_after) {
+        stream_.expires_after(timeout());
+        http::async_write(stream_, *res,
+                          [self = this->shared_from_this(), res, after = std::move(after),
+                           close_after](beast::error_code ec, size_t) {
+                              for (const auto &fn : after)
+                                  fn();
+                              if (ec || close_after)
+                                  return self->finish();
+                              self->read_header();
+                          });
+    }
+
+    void finish() {
+        beast::error_code ec;
+        stream_.socket().shutdown(Protocol::socket::shutdown_send, ec);
+        stream_.close();
+    }
+
+    Stream stream_;
+    beast::flat_buffer buffer_;
+    std::optional<http::request_parser<http::string_body>> parser_;
+    std::shared_ptr<Server::State> state_;
+};
+
+// Beyond mi_max_connections: a short 503 and close.
+template <class Socket> void refuse(Socket socket) {
+    static const std::string kBusy = "HTTP/1.1 503 Service Unavailable\r\nServer: evid\r\n"
+                                     "Content-Type: text/plain\r\nContent-Length: 29\r\n"
+                                     "Connection: close\r\n\r\ntoo many connections to evid\n";
+    auto s = std::make_shared<Socket>(std::move(socket));
+    asio::async_write(*s, asio::buffer(kBusy), [s](beast::error_code, size_t) {
+        beast::error_code ec;
+        s->shutdown(Socket::shutdown_send, ec);
+        s->close(ec);
+    });
+}
+
+template <class Acceptor, class Protocol>
+void accept_loop(Acceptor &acceptor, std::shared_ptr<Server::State> state) {
+    acceptor.async_accept(
+        asio::make_strand(state->app.runtime->io()),
+        [&acceptor, state](beast::error_code ec, typename Protocol::socket socket) {
+            if (state->stopped || !acceptor.is_open())
+                return;
+            if (!ec) {
+                if (state->connections.load() >= state->app.globals.mi_max_connections) {
+                    refuse(std::move(socket));
+                } else {
+                    auto s = std::make_shared<Session<Protocol>>(std::move(socket), state);
+                    state->track(s);
+                    s->start();
+                }
+            } else if (ec == asio::error::operation_aborted) {
+                return;
+            }
+            accept_loop<Acceptor, Protocol>(acceptor, state);
+        });
+}
+
+std::string why(const beast::error_code &ec) { return ec.message(); }
+
+} // namespace
+
+Server::Server(App &app) : state_(std::make_shared<State>(app)) {}
+
+Server::~Server() { stop(); }
+
+Result<void> Server::start() {
+    App &app = state_->app;
+    if (!app.runtime)
+        return make_error("management interface: the runtime is not created yet");
+    if (auto r = check_listen(app.globals); !r)
+        return r;
+    auto &io = app.runtime->io();
+    for (const auto &entry : listen_entries(app.globals)) {
+        auto a = *parse_listen_address(entry);
+        const std::string where = "mi_listen \"" + entry + "\": ";
+        beast::error_code ec;
+        if (a.unix_socket) {
+            struct stat st {};
+            if (::lstat(a.path.c_str(), &st) == 0) {
+                if (!S_ISSOCK(st.st_mode))
+                    return make_error(where + a.path + " exists and is not a socket");
+                ::unlink(a.path.c_str()); // left over from an earlier run
+            }
+            auto acc = std::make_unique<local::acceptor>(io);
+            acc->open(local(), ec);
+            if (!ec)
+                acc->bind(local::endpoint(a.path), ec);
+            if (ec)
+                return make_error(where + "cannot bind: " + why(ec));
+            // Only the owner may talk to it; nothing can connect before listen().
+            if (::chmod(a.path.c_str(), 0600) != 0)
+                return make_error(where + "cannot chmod 0600: " + std::strerror(errno));
+            acc->listen(asio::socket_base::max_listen_connections, ec);
+            if (ec)
+                return make_error(where + "cannot listen: " + why(ec));
+            state_->unix_paths.push_back(a.path);
+            accept_loop<local::acceptor, local>(*acc, state_);
+            state_->unix_acceptors.push_back(std::move(acc));
+        } else {
+            tcp::endpoint ep(asio::ip::make_address(a.host), a.port);
+            auto acc = std::make_unique<tcp::acceptor>(io);
+            acc->open(ep.protocol(), ec);
+            if (!ec)
+                acc->set_option(asio::socket_base::reuse_address(true), ec);
+            if (!ec && ep.address().is_v6())
+                acc->set_option(asio::ip::v6_only(true), ec);
+            if (!ec)
+                acc->bind(ep, ec);
+            if (ec)
+                return make_error(where + "cannot bind: " + why(ec));
+            acc->listen(asio::socket_base::max_listen_connections, ec);
+            if (ec)
+                return make_error(where + "cannot listen: " + why(ec));
+            accept_loop<tcp::acceptor, tcp>(*acc, state_);
+            state_->tcp_acceptors.push_back(std::move(acc));
+        }
+        LOG_NOTICE("management interface listening on %s", entry.c_str());
+    }
+    return {};
+}
+
+void Server::stop() {
+    if (state_->stopped.exchange(true))
+        return;
+    auto state = state_;
+    auto close_all = [state] {
+        beast::error_code ec;
+        for (auto &a : state->tcp_acceptors)
+            a->close(ec);
+        for (auto &a : state->unix_acceptors)
+            a->close(ec);
+    };
+    // Acceptors are closed on an io thread (they are not thread-safe); when the runtime no
+    // longer runs, here.
+    auto done = std::make_shared<std::promise<void>>();
+    auto fut = done->get_future();
+    if (state->app.runtime && !state->app.runtime->io().stopped()) {
+        asio::post(state->app.runtime->io(), [close_all, done] {
+            close_all();
+            done->set_value();
+        });
+        if (fut.wait_for(std::chrono::seconds(2)) != std::future_status::ready)
+            close_all();
+    } else {
+        close_all();
+    }
+    std::list<std::weak_ptr<SessionBase>> sessions;
+    {
+        std::lock_guard lock(state->mutex);
+        sessions.swap(state->sessions);
+    }
+    for (auto &w : sessions)
+        if (auto s = w.lock())
+            s->close();
+    for (const auto &p : state->unix_paths)
+        ::unlink(p.c_str());
+}
+
+} // namespace evi::mi
