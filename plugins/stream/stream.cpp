@@ -220,8 +220,7 @@ int stream_parse(evi_str_t address, int, void **sock, unsigned *, char *err, std
         auto s = std::make_unique<StreamSocket>();
         std::string why;
         if (!stream::parse_address(std::string_view(address.s, address.len), s->addr, why)) {
-            set_err(err, errlen, "bad tcp socket '" + std::string(address.s, address.len) +
-                                     "': " + why);
+            set_err(err, errlen, why);
             return EVI_ERR;
         }
         s->dest = destinations.acquire(s->addr.dest);

@@ -115,8 +115,7 @@ int xmlrpc_parse(evi_str_t address, int, void **sock, unsigned *, char *err, std
         auto s = std::make_unique<XmlrpcSocket>();
         std::string why;
         if (!xmlrpc::parse_address(std::string_view(address.s, address.len), s->addr, why)) {
-            set_err(err, errlen, "bad xmlrpc socket '" + std::string(address.s, address.len) +
-                                     "': " + why);
+            set_err(err, errlen, why);
             return EVI_ERR;
         }
         *sock = s.release();
