@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #define ROTATION_EVENT "E_FLATSTORE_ROTATION"
+#define BATCH_SIZE (64 * 1024) /* batched mode: per-file buffer, written when full or due */
 
 /* ---- state ------------------------------------------------------------------------------ */
 
@@ -37,6 +38,8 @@ struct flat_file {
     char *path;        /* canonical: <canonical parent>/<base> */
     char *written;     /* as the first subscriber wrote it */
     const char *base;  /* the last component, inside path */
+    char *batch;       /* flush_interval_ms > 0: lines not yet written; guarded by lock */
+    size_t batch_len;
     uint64_t lines;    /* written since the file was opened; guarded by lock */
     uint64_t bytes;    /* file size as we know it; guarded by lock */
     time_t opened_at;  /* guarded by lock */
@@ -59,6 +62,7 @@ static char *delimiter, *escape_delimiter, *allowed_dirs_param;
 static mode_t file_mode = 0644;
 static int suppress_event_name;
 static int64_t rotate_period, rotate_count, rotate_size;
+static int64_t flush_interval_ms;
 static flat_format_t fmt;
 
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -151,6 +155,8 @@ static int get_suppress(char *b, size_t n) { return snprintf(b, n, "%d", suppres
 INT64_SETTER(set_rotate_period, rotate_period)
 INT64_SETTER(set_rotate_count, rotate_count)
 INT64_SETTER(set_rotate_size, rotate_size)
+INT64_SETTER(set_flush_interval, flush_interval_ms)
+static int get_flush_interval(char *b, size_t n) { return snprintf(b, n, "%lld", (long long)flush_interval_ms); }
 static int get_rotate_period(char *b, size_t n) { return snprintf(b, n, "%lld", (long long)rotate_period); }
 static int get_rotate_count(char *b, size_t n) { return snprintf(b, n, "%lld", (long long)rotate_count); }
 static int get_rotate_size(char *b, size_t n) { return snprintf(b, n, "%lld", (long long)rotate_size); }
@@ -187,6 +193,10 @@ static const evi_param_def_t params[] = {
      "comma-separated directories below which MI subscriptions may write (empty: the "
      "directories of the config's own flatstore subscriptions)",
      set_allowed_dirs, get_allowed_dirs},
+    {"flush_interval_ms", EVI_PARAM_INT, "0", 0, 60000, NULL,
+     "batched mode: lines are buffered per file and reach the kernel within this many ms, "
+     "one write per batch (0: one write per line before raise returns)",
+     set_flush_interval, get_flush_interval},
 };
 
 /* ---- small helpers ---------------------------------------------------------------------- */
@@ -273,6 +283,38 @@ static void file_reset_counters(struct flat_file *f)
     f->opened_at = time(NULL);
 }
 
+static int write_all(int fd, const char *b, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, b, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        b += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Batched mode: write what is buffered, in one write() (caller holds f->lock). */
+static int flush_locked(struct flat_file *f)
+{
+    int rc = 0;
+    if (f->batch_len == 0)
+        return 0;
+    if (write_all(f->fd, f->batch, f->batch_len) < 0) {
+        int e = errno;
+        host->counter_add(host, ctr_write_failed, 1);
+        host->log(host, EVI_L_ERR, "cannot write %zu buffered bytes to %s: %s", f->batch_len,
+                  f->path, strerror(e));
+        rc = -1;
+    }
+    f->batch_len = 0;
+    return rc;
+}
+
 /* ---- rotation --------------------------------------------------------------------------- */
 
 struct rotation {
@@ -297,6 +339,7 @@ static int rotate_locked(struct flat_file *f, const char *reason, int rename_old
     r->reason = reason;
     r->when = time(NULL);
     snprintf(r->filename, sizeof r->filename, "%s", f->path);
+    flush_locked(f); /* buffered lines belong to the old file */
     if (fd_path(f->fd, r->old_filename, sizeof r->old_filename) < 0)
         snprintf(r->old_filename, sizeof r->old_filename, "%s", f->path);
 
@@ -354,6 +397,15 @@ static void raise_rotation(const struct rotation *r)
     raising_rotation--;
 }
 
+/* After a failed automatic rotation (logged), try again only after another full period, count
+ * or size instead of at every line (caller holds lock). */
+static void rotation_backoff(struct flat_file *f)
+{
+    f->lines = 0;
+    f->bytes = 0;
+    f->opened_at = time(NULL);
+}
+
 /* Which automatic rotation a write of `len` bytes needs first, or NULL (caller holds lock). */
 static const char *rotation_due(const struct flat_file *f, size_t len, time_t now)
 {
@@ -380,6 +432,10 @@ static void file_unref_locked(struct flat_file *f)
             break;
         }
     nfiles--;
+    pthread_mutex_lock(&f->lock);
+    flush_locked(f);
+    pthread_mutex_unlock(&f->lock);
+    free(f->batch);
     close(f->fd);
     close(f->dirfd);
     pthread_mutex_destroy(&f->lock);
@@ -454,13 +510,27 @@ static void period_tick(void *arg)
         struct rotation r;
         int rotated = 0;
         pthread_mutex_lock(&f->lock);
-        if (f->bytes > 0 && now - f->opened_at >= rotate_period)
-            rotated = rotate_locked(f, "period", 1, &r) == 0;
+        if (f->bytes > 0 && now - f->opened_at >= rotate_period &&
+            !(rotated = rotate_locked(f, "period", 1, &r) == 0))
+            rotation_backoff(f);
         pthread_mutex_unlock(&f->lock);
         if (rotated)
             raise_rotation(&r);
     }
     snapshot_release(v, n);
+}
+
+/* Batched mode: host timer every flush_interval_ms; also called by stop(). */
+static void flush_all(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&table_lock);
+    for (struct flat_file *f = files; f; f = f->next) {
+        pthread_mutex_lock(&f->lock);
+        flush_locked(f);
+        pthread_mutex_unlock(&f->lock);
+    }
+    pthread_mutex_unlock(&table_lock);
 }
 
 /* ---- transport -------------------------------------------------------------------------- */
@@ -573,9 +643,11 @@ static int flat_parse(evi_str_t address, int from_mi, void **out, unsigned *flag
             goto fail_locked;
         f = calloc(1, sizeof *f);
         if (!f || !(f->path = strdup(path)) ||
-            !(f->written = strndup(address.s, address.len))) {
+            !(f->written = strndup(address.s, address.len)) ||
+            (flush_interval_ms > 0 && !(f->batch = malloc(BATCH_SIZE)))) {
             if (f) {
                 free(f->path);
+                free(f->written);
                 free(f);
             }
             close(fd);
@@ -614,21 +686,6 @@ fail_locked:
     return EVI_ERR;
 }
 
-static int write_all(int fd, const char *b, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, b, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        b += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static int flat_raise(void *sock, const evi_event_t *ev, uint64_t token)
 {
     struct flat_file *f = ((struct flat_sock *)sock)->file;
@@ -647,9 +704,17 @@ static int flat_raise(void *sock, const evi_event_t *ev, uint64_t token)
 
     pthread_mutex_lock(&f->lock);
     due = rotation_due(f, len, rotate_period > 0 ? time(NULL) : 0);
-    if (due)
-        rotated = rotate_locked(f, due, 1, &r) == 0;
-    if (write_all(f->fd, buf, len) < 0) {
+    if (due && !(rotated = rotate_locked(f, due, 1, &r) == 0))
+        rotation_backoff(f);
+    if (f->batch && len <= BATCH_SIZE) {
+        /* batched mode: the line is in our buffer; a failed flush is counted there */
+        if (f->batch_len + len > BATCH_SIZE)
+            flush_locked(f);
+        memcpy(f->batch + f->batch_len, buf, len);
+        f->batch_len += len;
+        f->lines++;
+        f->bytes += len;
+    } else if ((f->batch && flush_locked(f) < 0) || write_all(f->fd, buf, len) < 0) {
         e = errno;
         rc = EVI_ERR;
     } else {
@@ -819,8 +884,15 @@ static int flat_start(char *err, size_t errlen)
         snprintf(err, errlen, "cannot start the rotate_period timer");
         return EVI_ERR;
     }
+    if (flush_interval_ms > 0 &&
+        host->timer_add(host, (unsigned)flush_interval_ms, flush_all, NULL) < 0) {
+        snprintf(err, errlen, "cannot start the flush_interval_ms timer");
+        return EVI_ERR;
+    }
     return EVI_OK;
 }
+
+static void flat_stop(void) { flush_all(NULL); }
 
 static void flat_reopen(void) { rotate_all("sighup"); }
 
@@ -856,7 +928,7 @@ static const evi_module_t module = {
     sizeof mi_cmds / sizeof mi_cmds[0],
     flat_init,
     flat_start,
-    NULL,
+    flat_stop,
     flat_destroy,
     flat_reopen,
 };

@@ -113,6 +113,47 @@ class FlatstoreTest(EvidTestCase):
             mine = [int(l.split(b",")[2]) for l in lines if l.split(b",")[1] == b"%d" % t]
             self.assertEqual(mine, list(range(n_each)))
 
+    # ---- batched mode (flush_interval_ms) ----------------------------------------------
+
+    def test_batched_lines_reach_the_file_within_the_flush_interval(self):
+        e = self.evid(config([("E_FLAT", "flatstore:@DIR@/events.log")],
+                             'modparam("event_flatstore", "flush_interval_ms", 100)\n'))
+        for i in range(50):
+            self.raise_(e, i=i)
+        want = b"".join(b"E_FLAT,%d\n" % i for i in range(50))
+        self.assertEqual(wait_file(os.path.join(e.dir, "events.log"), want, timeout=2), want)
+
+    def test_batched_lines_are_buffered_then_flushed_at_shutdown(self):
+        e = self.evid(config([("E_FLAT", "flatstore:@DIR@/events.log")],
+                             'modparam("event_flatstore", "flush_interval_ms", 60000)\n'))
+        for i in range(3):
+            self.raise_(e, i=i)
+        path = os.path.join(e.dir, "events.log")
+        self.assertEqual(read(path), b"")  # 60 s interval, 64 KiB buffer: still buffered
+        self.assertEqual(e.stop(), 0)
+        self.assertEqual(read(path), b"E_FLAT,0\nE_FLAT,1\nE_FLAT,2\n")
+
+    def test_batched_lines_go_to_the_old_file_on_rotation(self):
+        e = self.evid(config([("E_FLAT", "flatstore:@DIR@/events.log")],
+                             'modparam("event_flatstore", "flush_interval_ms", 60000)\n'))
+        path = os.path.join(e.dir, "events.log")
+        self.raise_(e, i=1)
+        os.rename(path, path + ".1")
+        mi_ok(e, "evi_flat_rotate", {"path": path})
+        self.raise_(e, i=2)
+        self.assertEqual(read(path + ".1"), b"E_FLAT,1\n")
+        self.assertEqual(e.stop(), 0)
+        self.assertEqual(read(path), b"E_FLAT,2\n")
+
+    def test_a_full_batch_is_written_at_once(self):
+        e = self.evid(config([("E_FLAT", "flatstore:@DIR@/events.log")],
+                             'modparam("event_flatstore", "flush_interval_ms", 60000)\n'))
+        for i in range(20):  # 20 lines of 5000 bytes overflow the 64 KiB buffer
+            self.raise_(e, v="x" * 4990)
+        size = os.path.getsize(os.path.join(e.dir, "events.log"))
+        self.assertGreater(size, 0)
+        self.assertEqual(size % 4998, 0)  # whole lines only
+
     # ---- files -------------------------------------------------------------------------
 
     def test_subscriptions_to_the_same_file_share_it(self):

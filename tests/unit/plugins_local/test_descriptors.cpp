@@ -96,7 +96,7 @@ TEST_CASE("event_flatstore's parameters have OpenSIPS's names, types and default
         {"escape_delimiter", EVI_PARAM_STR, ""},     {"file_permissions", EVI_PARAM_STR, "644"},
         {"suppress_event_name", EVI_PARAM_BOOL, "0"}, {"rotate_period", EVI_PARAM_INT, "0"},
         {"rotate_count", EVI_PARAM_INT, "0"},        {"rotate_size", EVI_PARAM_SIZE, "0"},
-        {"allowed_dirs", EVI_PARAM_STR, ""},
+        {"allowed_dirs", EVI_PARAM_STR, ""},         {"flush_interval_ms", EVI_PARAM_INT, "0"},
     };
     for (const auto &e : expected) {
         INFO(e.name);
