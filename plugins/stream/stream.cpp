@@ -167,10 +167,9 @@ int exchange(Destination &d, const std::string &payload, int64_t id, bool &ok, s
         long n = d.conn.recv_some(d.rbuf, deadline, why);
         if (n > 0)
             continue;
-        bool timed_out = n < 0 && evinet::Clock::now() >= deadline;
         if (n == 0)
             why = "the peer closed the connection before replying";
-        else if (timed_out)
+        else if (n == -2)
             why = "no reply within " + std::to_string(settings.timeout_ms) + " ms";
         // A late reply would only be discarded: start the next exchange on a new connection.
         drop_connection(d);

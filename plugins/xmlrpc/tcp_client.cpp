@@ -218,7 +218,7 @@ long TcpConnection::recv_some(std::string &buf, Deadline deadline, std::string &
         int ev = wait_fd(fd_, POLLIN, deadline);
         if (ev == 0) {
             err = "no response before the timeout";
-            return -1;
+            return -2;
         }
         if (ev < 0) {
             err = errno_text("poll", errno);

@@ -57,7 +57,8 @@ public:
     bool send_all(std::string_view data, Deadline deadline, std::string &err);
 
     /** Waits until data arrives or the deadline passes. Returns the number of bytes appended
-     *  to buf (> 0), 0 when the peer closed the connection, -1 on error or timeout (err). */
+     *  to buf (> 0), 0 when the peer closed the connection, -1 on error, -2 when the deadline
+     *  passed (err says which). */
     long recv_some(std::string &buf, Deadline deadline, std::string &err);
 
     /** Without waiting: appends what the peer already sent to buf. Returns false when the
