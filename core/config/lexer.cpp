@@ -104,7 +104,10 @@ class Lexer {
 
     Result<void> ident(Token &t) {
         size_t start = pos_;
-        while (pos_ < text_.size() && ident_char(text_[pos_]))
+        // A '.' between name characters belongs to the name (E_X.Y, event_route.so).
+        while (pos_ < text_.size() &&
+               (ident_char(text_[pos_]) || (text_[pos_] == '.' && pos_ + 1 < text_.size() &&
+                                            ident_char(text_[pos_ + 1]))))
             advance();
         t.kind = Tok::Ident;
         t.text = std::string(text_.substr(start, pos_ - start));
