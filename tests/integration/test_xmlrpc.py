@@ -6,7 +6,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from evitest import EvidTestCase, free_port, wait_for  # noqa: E402
-from rpc_peers import XmlRpcPeer  # noqa: E402
+from rpc_peers import JsonRpcPeer, XmlRpcPeer  # noqa: E402
 
 
 def xmlrpc_config(subscriptions, modparams=()):
@@ -227,6 +227,52 @@ class TestXmlRpcFailures(XmlRpcCase):
                                          "expire": 60})
         self.assertEqual(reply["error"]["code"], 400, reply)
         self.assertIn("missing ']'", reply["error"].get("data", ""))
+
+
+
+class TestFailoverToXmlRpc(XmlRpcCase):
+    """The real outcomes of event_xmlrpc and event_stream drive event_virtual's FAILOVER."""
+
+    def failover_config(self, members, modparams=()):
+        lines = ['loadmodule "event_xmlrpc.so"', 'loadmodule "event_stream.so"',
+                 'loadmodule "event_virtual.so"']
+        lines += ['modparam(%s, "%s", %s)' % (m, k, v) for m, k, v in modparams]
+        lines += ["startup_route {",
+                  '    subscribe_event("E_FO", "virtual:FAILOVER %s");' % " ".join(members),
+                  "}"]
+        return "\n".join(lines) + "\n"
+
+    def test_a_fault_moves_the_event_to_the_next_member(self):
+        peer = self.peer()
+        peer.faults["primary"] = (3, "primary is read-only")
+        e = self.evid(self.failover_config(["xmlrpc:127.0.0.1:%d:primary" % peer.port,
+                                            "xmlrpc:127.0.0.1:%d:backup" % peer.port]))
+        self.raise_event(e, "E_FO", {"n": 1})
+        calls = peer.wait_calls(2)
+        self.assertEqual(calls, [("primary", ("E_FO", "n", 1)), ("backup", ("E_FO", "n", 1))])
+        sub = self.wait_outcome(e, "E_FO", "delivered")
+        self.assertEqual(sub["failed"], 0)
+
+    def test_a_stream_peer_that_does_not_answer_fails_over_to_xmlrpc(self):
+        silent = JsonRpcPeer("silent")
+        self.addCleanup(silent.close)
+        peer = self.peer()
+        e = self.evid(self.failover_config(
+            ["tcp:127.0.0.1:%d" % silent.port, "xmlrpc:127.0.0.1:%d:backup" % peer.port],
+            [('"event_stream"', "reliable_mode", 1), ('"event_stream"', "timeout", 200)]))
+        self.raise_event(e, "E_FO", {"n": 1})
+        self.assertEqual(peer.wait_calls(1), [("backup", ("E_FO", "n", 1))])
+        self.assertEqual(len(silent.wait_messages(1)), 1)
+        self.assertEqual(self.wait_outcome(e, "E_FO", "delivered")["failed"], 0)
+
+    def test_a_dead_xmlrpc_server_fails_over_to_a_live_one(self):
+        peer = self.peer()
+        e = self.evid(self.failover_config(["xmlrpc:127.0.0.1:%d:m" % free_port(),
+                                            "xmlrpc:127.0.0.1:%d:m" % peer.port]))
+        for i in range(3):
+            self.raise_event(e, "E_FO", {"i": i})
+        self.assertEqual([c[1][2] for c in peer.wait_calls(3)], [0, 1, 2])
+        self.assertEqual(self.wait_outcome(e, "E_FO", "delivered", 3)["failed"], 0)
 
 
 if __name__ == "__main__":
