@@ -54,10 +54,8 @@ struct Destinations {
         std::vector<std::weak_ptr<Destination>> alive;
         for (auto &w : list) {
             auto d = w.lock();
-            if (!d)
-                continue;
-            if (!found && d->dest.same(hp))
-                found = d;
+            if (!d) continue;
+            if (!found && d->dest.same(hp)) found = d;
             alive.push_back(w);
         }
         if (!found) {
@@ -77,19 +75,16 @@ std::atomic<uint32_t> last_id{0};
 int64_t next_request_id() {
     for (;;) {
         uint32_t v = (last_id.fetch_add(1, std::memory_order_relaxed) + 1) & 0x7fffffffu;
-        if (v != 0)
-            return v;
+        if (v != 0) return v;
     }
 }
 
 template <class... A> void host_log(int level, const char *fmt, A... args) {
-    if (settings.host && settings.host->log)
-        settings.host->log(settings.host, level, fmt, args...);
+    if (settings.host && settings.host->log) settings.host->log(settings.host, level, fmt, args...);
 }
 
 void set_err(char *err, std::size_t errlen, const std::string &text) {
-    if (err && errlen)
-        std::snprintf(err, errlen, "%s", text.c_str());
+    if (err && errlen) std::snprintf(err, errlen, "%s", text.c_str());
 }
 
 void drop_connection(Destination &d) {
@@ -100,8 +95,7 @@ void drop_connection(Destination &d) {
 /** Before a new exchange: drop what the peer sent since the last one (replies that came too
  *  late) and tell whether the idle connection is still usable. */
 bool connection_usable(Destination &d) {
-    if (!d.conn.is_open())
-        return false;
+    if (!d.conn.is_open()) return false;
     if (!d.conn.read_pending(d.rbuf)) {
         drop_connection(d); // the peer closed it while idle
         return false;
@@ -119,8 +113,7 @@ bool connection_usable(Destination &d) {
             return false;
         }
         d.rbuf.erase(0, used);
-        if (st == stream::Scan::Incomplete)
-            return true;
+        if (st == stream::Scan::Incomplete) return true;
     }
 }
 
@@ -129,8 +122,7 @@ bool connection_usable(Destination &d) {
 int exchange(Destination &d, const std::string &payload, int64_t id, bool &ok, std::string &why) {
     ok = false;
     bool reused = connection_usable(d);
-    if (!reused && !d.conn.connect(d.dest, evinet::deadline_in(settings.timeout_ms), why))
-        return 1;
+    if (!reused && !d.conn.connect(d.dest, evinet::deadline_in(settings.timeout_ms), why)) return 1;
     evinet::Deadline deadline = evinet::deadline_in(settings.timeout_ms);
     if (!d.conn.send_all(payload, deadline, why)) {
         drop_connection(d);
@@ -152,8 +144,7 @@ int exchange(Destination &d, const std::string &payload, int64_t id, bool &ok, s
                 return 1;
             }
             d.rbuf.erase(0, used);
-            if (st == stream::Scan::Incomplete)
-                break;
+            if (st == stream::Scan::Incomplete) break;
             answered = true;
             if (!r.has_id || r.id != id)
                 continue; // a late reply to an earlier request, or not a reply
@@ -165,8 +156,7 @@ int exchange(Destination &d, const std::string &payload, int64_t id, bool &ok, s
             return 1;
         }
         long n = d.conn.recv_some(d.rbuf, deadline, why);
-        if (n > 0)
-            continue;
+        if (n > 0) continue;
         if (n == 0)
             why = "the peer closed the connection before replying";
         else if (n == -2)
@@ -179,8 +169,7 @@ int exchange(Destination &d, const std::string &payload, int64_t id, bool &ok, s
 
 bool all_params_named(const evi_event_t &ev) {
     for (std::size_t i = 0; i < ev.nparams; ++i)
-        if (ev.params[i].name.len == 0)
-            return false;
+        if (ev.params[i].name.len == 0) return false;
     return true;
 }
 
@@ -190,8 +179,8 @@ int deliver(StreamSocket &s, const evi_event_t &ev) {
     std::string_view name(ev.name.s ? ev.name.s : "", ev.name.len);
     int64_t id = settings.reliable ? next_request_id() : 0;
     std::string payload;
-    if (!settings.reliable && s.addr.method.empty() && settings.event_param.empty() &&
-        ev.json.s && ev.json.len && all_params_named(ev)) {
+    if (!settings.reliable && s.addr.method.empty() && settings.event_param.empty() && ev.json.s &&
+        ev.json.len && all_params_named(ev)) {
         payload.assign(ev.json.s, ev.json.len); // the host's encoding is exactly ours here
     } else {
         std::string_view method = s.addr.method.empty() ? name : s.addr.method;
@@ -199,12 +188,10 @@ int deliver(StreamSocket &s, const evi_event_t &ev) {
     }
     bool ok = false;
     std::string why;
-    if (exchange(d, payload, id, ok, why) == 0)
-        exchange(d, payload, id, ok, why);
+    if (exchange(d, payload, id, ok, why) == 0) exchange(d, payload, id, ok, why);
     std::string where = stream::print_address(s.addr);
     if (ok) {
-        if (d.failing)
-            host_log(EVI_L_INFO, "tcp:%s accepts events again", where.c_str());
+        if (d.failing) host_log(EVI_L_INFO, "tcp:%s accepts events again", where.c_str());
         d.failing = false;
         return EVI_OK;
     }
@@ -255,7 +242,9 @@ int stream_print(const void *sock, char *buf, std::size_t len) {
     }
 }
 
-void stream_free(void *sock) { delete static_cast<StreamSocket *>(sock); }
+void stream_free(void *sock) {
+    delete static_cast<StreamSocket *>(sock);
+}
 
 int set_reliable(const evi_param_value_t *v, char *, std::size_t) {
     settings.reliable = v->i != 0;
@@ -305,7 +294,9 @@ int stream_init(const evi_host_t *host, char *, std::size_t) {
     return EVI_OK;
 }
 
-void stream_destroy() { settings.host = nullptr; }
+void stream_destroy() {
+    settings.host = nullptr;
+}
 
 const evi_module_t module = {
     EVI_ABI_MAJOR,
@@ -329,4 +320,6 @@ const evi_module_t module = {
 
 } // namespace
 
-const evi_module_t *evi_module_descriptor(void) { return &module; }
+const evi_module_t *evi_module_descriptor(void) {
+    return &module;
+}

@@ -12,8 +12,7 @@ bool parse_address(std::string_view text, Address &out, std::string &err) {
         return false;
     }
     std::string_view rest = text.substr(pos);
-    if (rest.empty())
-        return true;
+    if (rest.empty()) return true;
     if (rest[0] != '/') {
         err = "unexpected '" + std::string(rest) + "' after the port (expected HOST:PORT[/METHOD])";
         return false;
@@ -36,8 +35,7 @@ bool parse_address(std::string_view text, Address &out, std::string &err) {
 
 std::string print_address(const Address &a) {
     std::string s = a.dest.print();
-    if (!a.method.empty())
-        s += "/" + a.method;
+    if (!a.method.empty()) s += "/" + a.method;
     return s;
 }
 
@@ -49,13 +47,27 @@ void append_json_string(std::string &out, std::string_view s) {
     out += '"';
     for (char c : s) {
         switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
+        case '"':
+            out += "\\\"";
+            break;
+        case '\\':
+            out += "\\\\";
+            break;
+        case '\b':
+            out += "\\b";
+            break;
+        case '\f':
+            out += "\\f";
+            break;
+        case '\n':
+            out += "\\n";
+            break;
+        case '\r':
+            out += "\\r";
+            break;
+        case '\t':
+            out += "\\t";
+            break;
         default:
             if (static_cast<unsigned char>(c) < 0x20) {
                 char u[8];
@@ -96,8 +108,7 @@ std::string build_payload(std::string_view method, const evi_event_t &ev, int64_
         }
         for (std::size_t i = 0; i < ev.nparams; ++i) {
             const evi_param_t &p = ev.params[i];
-            if (!first)
-                j += ',';
+            if (!first) j += ',';
             first = false;
             if (!array) {
                 append_json_string(j, std::string_view(p.name.s ? p.name.s : "", p.name.len));
@@ -118,25 +129,25 @@ std::string build_payload(std::string_view method, const evi_event_t &ev, int64_
 
 namespace {
 
-bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool is_ws(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 /** A small JSON scanner: finds where a value ends, and what a reply object says. */
 class Scanner {
-public:
+  public:
     explicit Scanner(std::string_view s) : s_(s) {}
 
     Scan top(std::size_t &consumed, Reply &r) {
         skip_ws();
         consumed = p_;
-        if (p_ == s_.size())
-            return Scan::Incomplete;
+        if (p_ == s_.size()) return Scan::Incomplete;
         Scan st = s_[p_] == '{' ? object(&r, 1) : value(1);
-        if (st == Scan::Complete)
-            consumed = p_;
+        if (st == Scan::Complete) consumed = p_;
         return st;
     }
 
-private:
+  private:
     static constexpr int max_depth = 64;
     std::string_view s_;
     std::size_t p_ = 0;
@@ -147,32 +158,23 @@ private:
     }
 
     Scan value(int depth) {
-        if (depth > max_depth)
-            return Scan::Invalid;
+        if (depth > max_depth) return Scan::Invalid;
         skip_ws();
-        if (p_ == s_.size())
-            return Scan::Incomplete;
+        if (p_ == s_.size()) return Scan::Incomplete;
         char c = s_[p_];
-        if (c == '{')
-            return object(nullptr, depth);
-        if (c == '[')
-            return array(depth);
-        if (c == '"')
-            return string();
-        if (c == '-' || (c >= '0' && c <= '9'))
-            return number(depth == 1);
+        if (c == '{') return object(nullptr, depth);
+        if (c == '[') return array(depth);
+        if (c == '"') return string();
+        if (c == '-' || (c >= '0' && c <= '9')) return number(depth == 1);
         return literal();
     }
 
     Scan literal() {
         for (std::string_view lit : {"true", "false", "null"}) {
-            if (s_[p_] != lit[0])
-                continue;
+            if (s_[p_] != lit[0]) continue;
             std::string_view have = s_.substr(p_, lit.size());
-            if (have != lit.substr(0, have.size()))
-                return Scan::Invalid;
-            if (have.size() < lit.size())
-                return Scan::Incomplete;
+            if (have != lit.substr(0, have.size())) return Scan::Invalid;
+            if (have.size() < lit.size()) return Scan::Incomplete;
             p_ += lit.size();
             return Scan::Complete;
         }
@@ -181,16 +183,12 @@ private:
 
     Scan number(bool top_level) {
         std::size_t start = p_;
-        if (s_[p_] == '-')
-            ++p_;
+        if (s_[p_] == '-') ++p_;
         while (p_ < s_.size() && ((s_[p_] >= '0' && s_[p_] <= '9') || s_[p_] == '.' ||
-                                  s_[p_] == 'e' || s_[p_] == 'E' || s_[p_] == '+' ||
-                                  s_[p_] == '-'))
+                                  s_[p_] == 'e' || s_[p_] == 'E' || s_[p_] == '+' || s_[p_] == '-'))
             ++p_;
-        if (p_ == s_.size() && top_level)
-            return Scan::Incomplete; // "12" may still become "123"
-        if (p_ == s_.size())
-            return Scan::Incomplete;
+        if (p_ == s_.size() && top_level) return Scan::Incomplete; // "12" may still become "123"
+        if (p_ == s_.size()) return Scan::Incomplete;
         return p_ > start + (s_[start] == '-' ? 1 : 0) ? Scan::Complete : Scan::Invalid;
     }
 
@@ -199,8 +197,7 @@ private:
         while (p_ < s_.size()) {
             char c = s_[p_++];
             if (c == '\\') {
-                if (p_ == s_.size())
-                    return Scan::Incomplete;
+                if (p_ == s_.size()) return Scan::Incomplete;
                 ++p_;
             } else if (c == '"') {
                 return Scan::Complete;
@@ -214,70 +211,53 @@ private:
     Scan array(int depth) {
         ++p_; // [
         skip_ws();
-        if (p_ == s_.size())
-            return Scan::Incomplete;
+        if (p_ == s_.size()) return Scan::Incomplete;
         if (s_[p_] == ']') {
             ++p_;
             return Scan::Complete;
         }
         for (;;) {
             Scan st = value(depth + 1);
-            if (st != Scan::Complete)
-                return st;
+            if (st != Scan::Complete) return st;
             skip_ws();
-            if (p_ == s_.size())
-                return Scan::Incomplete;
+            if (p_ == s_.size()) return Scan::Incomplete;
             char c = s_[p_++];
-            if (c == ']')
-                return Scan::Complete;
-            if (c != ',')
-                return Scan::Invalid;
+            if (c == ']') return Scan::Complete;
+            if (c != ',') return Scan::Invalid;
         }
     }
 
     /** An object; with r (the top level), notes its "id" and "error" members. */
     Scan object(Reply *r, int depth) {
-        if (depth > max_depth)
-            return Scan::Invalid;
+        if (depth > max_depth) return Scan::Invalid;
         ++p_; // {
         skip_ws();
-        if (p_ == s_.size())
-            return Scan::Incomplete;
+        if (p_ == s_.size()) return Scan::Incomplete;
         if (s_[p_] == '}') {
             ++p_;
             return Scan::Complete;
         }
         for (;;) {
             skip_ws();
-            if (p_ == s_.size())
-                return Scan::Incomplete;
-            if (s_[p_] != '"')
-                return Scan::Invalid;
+            if (p_ == s_.size()) return Scan::Incomplete;
+            if (s_[p_] != '"') return Scan::Invalid;
             std::size_t key_start = p_ + 1;
             Scan st = string();
-            if (st != Scan::Complete)
-                return st;
+            if (st != Scan::Complete) return st;
             std::string_view key = s_.substr(key_start, p_ - 1 - key_start);
             skip_ws();
-            if (p_ == s_.size())
-                return Scan::Incomplete;
-            if (s_[p_++] != ':')
-                return Scan::Invalid;
+            if (p_ == s_.size()) return Scan::Incomplete;
+            if (s_[p_++] != ':') return Scan::Invalid;
             skip_ws();
             std::size_t value_start = p_;
             st = value(depth + 1);
-            if (st != Scan::Complete)
-                return st;
-            if (r)
-                note_member(*r, key, s_.substr(value_start, p_ - value_start));
+            if (st != Scan::Complete) return st;
+            if (r) note_member(*r, key, s_.substr(value_start, p_ - value_start));
             skip_ws();
-            if (p_ == s_.size())
-                return Scan::Incomplete;
+            if (p_ == s_.size()) return Scan::Incomplete;
             char c = s_[p_++];
-            if (c == '}')
-                return Scan::Complete;
-            if (c != ',')
-                return Scan::Invalid;
+            if (c == '}') return Scan::Complete;
+            if (c != ',') return Scan::Invalid;
         }
     }
 
@@ -285,10 +265,8 @@ private:
         if (key == "id") {
             std::size_t i = 0;
             bool neg = !value.empty() && value[0] == '-';
-            if (neg)
-                i = 1;
-            if (i == value.size() || value.size() - i > 18)
-                return;
+            if (neg) i = 1;
+            if (i == value.size() || value.size() - i > 18) return;
             int64_t v = 0;
             for (; i < value.size(); ++i) {
                 if (value[i] < '0' || value[i] > '9')

@@ -18,8 +18,7 @@ namespace {
 
 int ms_left(Deadline deadline) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0)
-        return 0;
+    if (left.count() <= 0) return 0;
     return left.count() > 3600000 ? 3600000 : static_cast<int>(left.count());
 }
 
@@ -28,15 +27,15 @@ int wait_fd(int fd, short events, Deadline deadline) {
     for (;;) {
         pollfd p{fd, events, 0};
         int rc = ::poll(&p, 1, ms_left(deadline));
-        if (rc < 0 && errno == EINTR)
-            continue;
-        if (rc <= 0)
-            return rc;
+        if (rc < 0 && errno == EINTR) continue;
+        if (rc <= 0) return rc;
         return p.revents;
     }
 }
 
-std::string errno_text(const char *what, int e) { return std::string(what) + ": " + std::strerror(e); }
+std::string errno_text(const char *what, int e) {
+    return std::string(what) + ": " + std::strerror(e);
+}
 
 } // namespace
 
@@ -153,12 +152,10 @@ bool TcpConnection::connect(const HostPort &dest, Deadline deadline, std::string
             break;
         }
         ::close(fd);
-        if (Clock::now() >= deadline)
-            break;
+        if (Clock::now() >= deadline) break;
     }
     ::freeaddrinfo(res);
-    if (fd_ < 0)
-        return false;
+    if (fd_ < 0) return false;
     err.clear();
     return true;
 }
@@ -175,8 +172,7 @@ bool TcpConnection::send_all(std::string_view data, Deadline deadline, std::stri
             off += static_cast<std::size_t>(n);
             continue;
         }
-        if (n < 0 && errno == EINTR)
-            continue;
+        if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             int ev = wait_fd(fd_, POLLOUT, deadline);
             if (ev == 0) {
@@ -207,10 +203,8 @@ long TcpConnection::recv_some(std::string &buf, Deadline deadline, std::string &
             buf.append(tmp, static_cast<std::size_t>(n));
             return n;
         }
-        if (n == 0)
-            return 0;
-        if (errno == EINTR)
-            continue;
+        if (n == 0) return 0;
+        if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) {
             err = errno_text("recv", errno);
             return -1;
@@ -228,8 +222,7 @@ long TcpConnection::recv_some(std::string &buf, Deadline deadline, std::string &
 }
 
 bool TcpConnection::read_pending(std::string &buf) {
-    if (fd_ < 0)
-        return false;
+    if (fd_ < 0) return false;
     char tmp[16384];
     for (;;) {
         ssize_t n = ::recv(fd_, tmp, sizeof tmp, MSG_DONTWAIT);
@@ -237,10 +230,8 @@ bool TcpConnection::read_pending(std::string &buf) {
             buf.append(tmp, static_cast<std::size_t>(n));
             continue;
         }
-        if (n == 0)
-            return false;
-        if (errno == EINTR)
-            continue;
+        if (n == 0) return false;
+        if (errno == EINTR) continue;
         return errno == EAGAIN || errno == EWOULDBLOCK;
     }
 }

@@ -18,11 +18,13 @@ namespace evinet {
 using Clock = std::chrono::steady_clock;
 using Deadline = Clock::time_point;
 
-inline Deadline deadline_in(unsigned ms) { return Clock::now() + std::chrono::milliseconds(ms); }
+inline Deadline deadline_in(unsigned ms) {
+    return Clock::now() + std::chrono::milliseconds(ms);
+}
 
 /** A destination as written in a socket address. */
 struct HostPort {
-    std::string host; /**< without brackets: "127.0.0.1", "::1", "example.com" */
+    std::string host;       /**< without brackets: "127.0.0.1", "::1", "example.com" */
     bool bracketed = false; /**< written as "[::1]" (an IPv6 literal) */
     unsigned port = 0;
 
@@ -41,7 +43,7 @@ std::size_t parse_host_port(std::string_view text, HostPort &out, std::string &e
 
 /** One TCP connection. Closed on destruction. */
 class TcpConnection {
-public:
+  public:
     TcpConnection() = default;
     ~TcpConnection() { close(); }
     TcpConnection(const TcpConnection &) = delete;
@@ -68,7 +70,7 @@ public:
 
     void close();
 
-private:
+  private:
     int fd_ = -1;
 };
 

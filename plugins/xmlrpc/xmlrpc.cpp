@@ -35,13 +35,11 @@ struct XmlrpcSocket {
 };
 
 template <class... A> void host_log(int level, const char *fmt, A... args) {
-    if (settings.host && settings.host->log)
-        settings.host->log(settings.host, level, fmt, args...);
+    if (settings.host && settings.host->log) settings.host->log(settings.host, level, fmt, args...);
 }
 
 void set_err(char *err, std::size_t errlen, const std::string &text) {
-    if (err && errlen)
-        std::snprintf(err, errlen, "%s", text.c_str());
+    if (err && errlen) std::snprintf(err, errlen, "%s", text.c_str());
 }
 
 /** One attempt at a call on the socket's connection. Returns 1 when done (ok or not), 0 when
@@ -70,10 +68,8 @@ int call_once(XmlrpcSocket &s, const std::string &request, bool &ok, std::string
     xmlrpc::HttpParse st;
     while ((st = xmlrpc::parse_http_response(in, eof, r, why)) == xmlrpc::HttpParse::NeedMore) {
         long n = s.conn.recv_some(in, deadline, why);
-        if (n < 0)
-            break;
-        if (n == 0)
-            eof = true;
+        if (n < 0) break;
+        if (n == 0) eof = true;
     }
     if (st != xmlrpc::HttpParse::Complete) {
         // A late answer must not be taken for the next call's: drop the connection.
@@ -83,8 +79,7 @@ int call_once(XmlrpcSocket &s, const std::string &request, bool &ok, std::string
     ok = xmlrpc::response_ok(r, why);
     // After an error the server may not have read our body (Python answers 404 early):
     // its state is unknown, so the next call starts on a new connection.
-    if (!ok || !r.keep_alive || !settings.keepalive || r.consumed != in.size())
-        s.conn.close();
+    if (!ok || !r.keep_alive || !settings.keepalive || r.consumed != in.size()) s.conn.close();
     return 1;
 }
 
@@ -94,18 +89,16 @@ int deliver(XmlrpcSocket &s, const evi_event_t &ev) {
     std::string request = xmlrpc::build_request(s.addr, body, settings.keepalive);
     bool ok = false;
     std::string why;
-    if (call_once(s, request, ok, why) == 0)
-        call_once(s, request, ok, why);
+    if (call_once(s, request, ok, why) == 0) call_once(s, request, ok, why);
     std::string where = xmlrpc::print_address(s.addr);
     int name_len = static_cast<int>(ev.name.len);
     if (ok) {
-        if (s.failing)
-            host_log(EVI_L_INFO, "xmlrpc:%s accepts calls again", where.c_str());
+        if (s.failing) host_log(EVI_L_INFO, "xmlrpc:%s accepts calls again", where.c_str());
         s.failing = false;
         return EVI_OK;
     }
     host_log(s.failing ? EVI_L_DBG : EVI_L_ERR, "%.*s to xmlrpc:%s failed: %s", name_len, ev.name.s,
-        where.c_str(), why.c_str());
+             where.c_str(), why.c_str());
     s.failing = true;
     return EVI_ERR;
 }
@@ -150,7 +143,9 @@ int xmlrpc_print(const void *sock, char *buf, std::size_t len) {
     }
 }
 
-void xmlrpc_free(void *sock) { delete static_cast<XmlrpcSocket *>(sock); }
+void xmlrpc_free(void *sock) {
+    delete static_cast<XmlrpcSocket *>(sock);
+}
 
 int set_use_struct(const evi_param_value_t *v, char *, std::size_t) {
     settings.use_struct = v->i != 0;
@@ -179,16 +174,16 @@ const evi_param_def_t params[] = {
      "send each named event parameter as a one-member <struct> instead of <name> + <value>",
      set_use_struct, get_use_struct},
     {"timeout", EVI_PARAM_INT, "1000", 1, 600000, nullptr,
-     "milliseconds to connect, and then to send a call and read its whole response",
-     set_timeout, get_timeout},
+     "milliseconds to connect, and then to send a call and read its whole response", set_timeout,
+     get_timeout},
     {"keepalive", EVI_PARAM_BOOL, "1", 0, 1, nullptr,
-     "keep the HTTP/1.1 connection open between calls (0: one connection per call)",
-     set_keepalive, get_keepalive},
+     "keep the HTTP/1.1 connection open between calls (0: one connection per call)", set_keepalive,
+     get_keepalive},
 };
 
 const evi_transport_t transports[] = {
-    {sizeof(evi_transport_t), "xmlrpc", EVI_TF_BLOCKING, xmlrpc_parse, xmlrpc_raise,
-     xmlrpc_match, xmlrpc_print, xmlrpc_free},
+    {sizeof(evi_transport_t), "xmlrpc", EVI_TF_BLOCKING, xmlrpc_parse, xmlrpc_raise, xmlrpc_match,
+     xmlrpc_print, xmlrpc_free},
 };
 
 int xmlrpc_init(const evi_host_t *host, char *, std::size_t) {
@@ -196,7 +191,9 @@ int xmlrpc_init(const evi_host_t *host, char *, std::size_t) {
     return EVI_OK;
 }
 
-void xmlrpc_destroy() { settings.host = nullptr; }
+void xmlrpc_destroy() {
+    settings.host = nullptr;
+}
 
 const evi_module_t module = {
     EVI_ABI_MAJOR,
@@ -220,4 +217,6 @@ const evi_module_t module = {
 
 } // namespace
 
-const evi_module_t *evi_module_descriptor(void) { return &module; }
+const evi_module_t *evi_module_descriptor(void) {
+    return &module;
+}

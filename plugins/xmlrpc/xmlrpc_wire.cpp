@@ -31,10 +31,8 @@ bool header_has_token(std::string_view value, std::string_view token) {
     while (!value.empty()) {
         std::size_t comma = value.find(',');
         std::string_view item = trim(value.substr(0, comma));
-        if (iequals(item, token))
-            return true;
-        if (comma == std::string_view::npos)
-            break;
+        if (iequals(item, token)) return true;
+        if (comma == std::string_view::npos) break;
         value.remove_prefix(comma + 1);
     }
     return false;
@@ -46,17 +44,17 @@ std::size_t header_block_end(std::string_view in, std::size_t pos) {
     std::size_t i = pos;
     while (i < in.size()) {
         std::size_t nl = in.find('\n', i);
-        if (nl == std::string_view::npos)
-            return std::string_view::npos;
+        if (nl == std::string_view::npos) return std::string_view::npos;
         std::string_view line = in.substr(i, nl - i);
-        if (line.empty() || line == "\r")
-            return nl + 1;
+        if (line.empty() || line == "\r") return nl + 1;
         i = nl + 1;
     }
     return std::string_view::npos;
 }
 
-void append_int(std::string &out, int64_t v) { out += std::to_string(v); }
+void append_int(std::string &out, int64_t v) {
+    out += std::to_string(v);
+}
 
 } // namespace
 
@@ -105,8 +103,7 @@ bool parse_address(std::string_view text, Address &out, std::string &err) {
 
 std::string print_address(const Address &a) {
     std::string s = a.dest.print();
-    if (a.path_written)
-        s += a.path;
+    if (a.path_written) s += a.path;
     s += ':';
     s += a.method;
     return s;
@@ -119,12 +116,22 @@ bool same_address(const Address &a, const Address &b) {
 void append_xml_escaped(std::string &out, std::string_view s) {
     for (char c : s) {
         switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '\r': out += "&#13;"; break;
+        case '&':
+            out += "&amp;";
+            break;
+        case '<':
+            out += "&lt;";
+            break;
+        case '>':
+            out += "&gt;";
+            break;
+        case '\r':
+            out += "&#13;";
+            break;
         case '\t':
-        case '\n': out += c; break;
+        case '\n':
+            out += c;
+            break;
         default:
             if (static_cast<unsigned char>(c) < 0x20)
                 out += "\xEF\xBF\xBD"; // U+FFFD: XML 1.0 has no way to carry it
@@ -147,8 +154,7 @@ std::string build_body(std::string_view method, const evi_event_t &ev, bool use_
         bool named = p.name.len > 0 && p.name.s;
         bool as_struct = named && use_struct;
         b += "<param>\n";
-        if (as_struct)
-            b += "<value><struct><member>\n";
+        if (as_struct) b += "<value><struct><member>\n";
         if (named) {
             b += "<name>";
             append_xml_escaped(b, std::string_view(p.name.s, p.name.len));
@@ -161,13 +167,11 @@ std::string build_body(std::string_view method, const evi_event_t &ev, bool use_
             b += "</int>";
         } else {
             b += "<string>";
-            if (p.s.s)
-                append_xml_escaped(b, std::string_view(p.s.s, p.s.len));
+            if (p.s.s) append_xml_escaped(b, std::string_view(p.s.s, p.s.len));
             b += "</string>";
         }
         b += "</value>\n";
-        if (as_struct)
-            b += "</member></struct></value>\n";
+        if (as_struct) b += "</member></struct></value>\n";
         b += "</param>\n";
     }
     b += "</params>\n</methodCall>";
@@ -218,8 +222,8 @@ HttpParse parse_http_response(std::string_view in, bool eof, HttpResponse &r, st
             err = "not an HTTP response: '" + std::string(status_line.substr(0, 80)) + "'";
             return HttpParse::Bad;
         }
-        r.status = (status_line[9] - '0') * 100 + (status_line[10] - '0') * 10 +
-                   (status_line[11] - '0');
+        r.status =
+            (status_line[9] - '0') * 100 + (status_line[10] - '0') * 10 + (status_line[11] - '0');
         r.reason = std::string(trim(status_line.substr(12)));
         bool http10 = status_line.substr(5, 3) == "1.0";
         r.keep_alive = !http10;
@@ -231,11 +235,9 @@ HttpParse parse_http_response(std::string_view in, bool eof, HttpResponse &r, st
             std::size_t e = hs.find('\n');
             std::string_view line = trim(hs.substr(0, e));
             hs.remove_prefix(e == std::string_view::npos ? hs.size() : e + 1);
-            if (line.empty())
-                continue;
+            if (line.empty()) continue;
             std::size_t colon = line.find(':');
-            if (colon == std::string_view::npos)
-                continue;
+            if (colon == std::string_view::npos) continue;
             std::string_view name = trim(line.substr(0, colon));
             std::string_view value = trim(line.substr(colon + 1));
             if (iequals(name, "Content-Length")) {
@@ -286,9 +288,9 @@ HttpParse parse_http_response(std::string_view in, bool eof, HttpResponse &r, st
                 }
                 for (char c : size_line) {
                     int d = std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
-                            : (c >= 'a' && c <= 'f')                   ? c - 'a' + 10
-                            : (c >= 'A' && c <= 'F')                   ? c - 'A' + 10
-                                                                       : -1;
+                            : (c >= 'a' && c <= 'f')                    ? c - 'a' + 10
+                            : (c >= 'A' && c <= 'F')                    ? c - 'A' + 10
+                                                                        : -1;
                     if (d < 0) {
                         err = "bad chunk size";
                         return HttpParse::Bad;
@@ -315,8 +317,7 @@ HttpParse parse_http_response(std::string_view in, bool eof, HttpResponse &r, st
                 p += size;
                 if (in[p] == '\r') {
                     if (in.size() < p + 2)
-                        return eof ? (err = "connection closed in a chunked body",
-                                      HttpParse::Bad)
+                        return eof ? (err = "connection closed in a chunked body", HttpParse::Bad)
                                    : HttpParse::NeedMore;
                     ++p;
                 }
@@ -349,8 +350,7 @@ HttpParse parse_http_response(std::string_view in, bool eof, HttpResponse &r, st
             err = "response body too large";
             return HttpParse::Bad;
         }
-        if (!eof)
-            return HttpParse::NeedMore;
+        if (!eof) return HttpParse::NeedMore;
         r.body = std::string(in.substr(end));
         r.consumed = in.size();
         return HttpParse::Complete;
@@ -362,15 +362,12 @@ namespace {
 /** The text of the <value> that follows `after` in s (tags such as <string> removed). */
 std::string value_after(std::string_view s, std::string_view after) {
     std::size_t p = s.find(after);
-    if (p == std::string_view::npos)
-        return {};
+    if (p == std::string_view::npos) return {};
     p = s.find("<value>", p);
-    if (p == std::string_view::npos)
-        return {};
+    if (p == std::string_view::npos) return {};
     p += 7;
     std::size_t e = s.find("</value>", p);
-    if (e == std::string_view::npos)
-        return {};
+    if (e == std::string_view::npos) return {};
     std::string_view v = trim(s.substr(p, e - p));
     if (!v.empty() && v.front() == '<') { // <string>x</string>, <int>4</int>…
         std::size_t gt = v.find('>');
@@ -394,8 +391,7 @@ std::string value_after(std::string_view s, std::string_view after) {
                     break;
                 }
             }
-            if (done)
-                continue;
+            if (done) continue;
         }
         text += v[i];
     }
@@ -414,10 +410,8 @@ bool response_ok(const HttpResponse &r, std::string &why) {
         why = "XML-RPC fault";
         std::string code = value_after(body, "<name>faultCode</name>");
         std::string text = value_after(body, "<name>faultString</name>");
-        if (!code.empty())
-            why += " " + code;
-        if (!text.empty())
-            why += ": " + text;
+        if (!code.empty()) why += " " + code;
+        if (!text.empty()) why += ": " + text;
         return false;
     }
     if (body.find("<methodResponse") == std::string_view::npos) {

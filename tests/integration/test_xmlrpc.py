@@ -110,6 +110,13 @@ class TestXmlRpcBody(XmlRpcCase):
         self.raise_event(e, "E_XR", {"n": -5})
         self.assertEqual(peer.wait_calls(1)[0][1], ("E_XR", "n", -5))
 
+    def test_unnamed_params_are_bare_values(self):
+        peer = self.peer()
+        e = self.evid(xmlrpc_config([("E_XR", "xmlrpc:127.0.0.1:%d:m" % peer.port)],
+                                    [("use_struct_param", 1)]))
+        self.raise_event(e, "E_XR", [3, "five"])
+        self.assertEqual(peer.wait_calls(1), [("m", ("E_XR", 3, "five"))])
+
     def test_path_in_the_socket_is_the_http_path(self):
         peer = self.peer()
         e = self.evid(xmlrpc_config([("E_XR", "xmlrpc:127.0.0.1:%d/custom/path:m" % peer.port)]))

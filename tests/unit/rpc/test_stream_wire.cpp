@@ -8,7 +8,9 @@
 
 namespace {
 
-evi_str_t str(const char *s) { return evi_str_t{s, std::char_traits<char>::length(s)}; }
+evi_str_t str(const char *s) {
+    return evi_str_t{s, std::char_traits<char>::length(s)};
+}
 
 evi_param_t sparam(const char *name, const char *value) {
     evi_param_t p{};
@@ -113,8 +115,9 @@ TEST_CASE("unnamed params are sent as an array") {
 
 TEST_CASE("event_param puts the event name first among named params") {
     std::vector<evi_param_t> ps{sparam("ip", "192.168.2.11")};
-    CHECK(stream::build_payload("handle_cmd", event("E_PIKE_BLOCKED", ps), 0, "opensips_event") ==
-          R"({"jsonrpc":"2.0","method":"handle_cmd","params":{"opensips_event":"E_PIKE_BLOCKED","ip":"192.168.2.11"}})");
+    CHECK(
+        stream::build_payload("handle_cmd", event("E_PIKE_BLOCKED", ps), 0, "opensips_event") ==
+        R"({"jsonrpc":"2.0","method":"handle_cmd","params":{"opensips_event":"E_PIKE_BLOCKED","ip":"192.168.2.11"}})");
 }
 
 TEST_CASE("event_param puts the event name first in an array of unnamed params") {
@@ -133,7 +136,9 @@ TEST_CASE("event_param is sent even when the event has no params") {
 TEST_CASE("strings are escaped as JSON; slash and UTF-8 are not") {
     std::string out;
     stream::append_json_string(out, std::string_view("q\" b\\ /\xC3\xA9\n\t\r\b\f\x01\x1f", 16));
-    CHECK(out == R"("q\" b\\ /)" "\xC3\xA9" R"(\n\t\r\b\f\u0001\u001f")");
+    CHECK(out == R"("q\" b\\ /)"
+                 "\xC3\xA9"
+                 R"(\n\t\r\b\f\u0001\u001f")");
 }
 
 TEST_CASE("a reply is found with its id and no error") {
@@ -166,7 +171,8 @@ TEST_CASE("a null error is not an error") {
 }
 
 TEST_CASE("replies back to back are cut one at a time, and a partial one waits for more") {
-    std::string buf = "{\"id\":1,\"result\":\"}{\"}\n{\"id\":2,\"result\":[1,{\"a\":null}]}{\"id\":";
+    std::string buf =
+        "{\"id\":1,\"result\":\"}{\"}\n{\"id\":2,\"result\":[1,{\"a\":null}]}{\"id\":";
     std::size_t used = 0;
     stream::Reply r;
     REQUIRE(scan(buf, used, r) == stream::Scan::Complete);

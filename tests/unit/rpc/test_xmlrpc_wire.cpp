@@ -8,7 +8,9 @@
 
 namespace {
 
-evi_str_t str(const char *s) { return evi_str_t{s, std::char_traits<char>::length(s)}; }
+evi_str_t str(const char *s) {
+    return evi_str_t{s, std::char_traits<char>::length(s)};
+}
 
 evi_param_t sparam(const char *name, const char *value) {
     evi_param_t p{};
@@ -180,21 +182,24 @@ TEST_CASE("quotes, tabs, line feeds and UTF-8 pass unchanged; CR becomes a chara
 
 TEST_CASE("control characters XML cannot carry are replaced by U+FFFD") {
     std::string out;
-    xmlrpc::append_xml_escaped(out, std::string_view("a\x01" "b\0c", 5));
-    CHECK(out == "a\xEF\xBF\xBD" "b\xEF\xBF\xBD" "c");
+    xmlrpc::append_xml_escaped(out, std::string_view("a\x01"
+                                                     "b\0c",
+                                                     5));
+    CHECK(out == "a\xEF\xBF\xBD"
+                 "b\xEF\xBF\xBD"
+                 "c");
 }
 
 TEST_CASE("the request is an HTTP/1.1 POST with length and keep-alive") {
     auto a = parsed("127.0.0.1:8080/x:m");
-    CHECK(xmlrpc::build_request(a, "BODY", true) ==
-          "POST /x HTTP/1.1\r\n"
-          "Host: 127.0.0.1:8080\r\n"
-          "User-Agent: EVI event_xmlrpc\r\n"
-          "Content-Type: text/xml\r\n"
-          "Content-Length: 4\r\n"
-          "Connection: keep-alive\r\n"
-          "\r\n"
-          "BODY");
+    CHECK(xmlrpc::build_request(a, "BODY", true) == "POST /x HTTP/1.1\r\n"
+                                                    "Host: 127.0.0.1:8080\r\n"
+                                                    "User-Agent: EVI event_xmlrpc\r\n"
+                                                    "Content-Type: text/xml\r\n"
+                                                    "Content-Length: 4\r\n"
+                                                    "Connection: keep-alive\r\n"
+                                                    "\r\n"
+                                                    "BODY");
 }
 
 TEST_CASE("without keepalive the request asks the server to close, and IPv6 hosts keep brackets") {
@@ -241,8 +246,8 @@ TEST_CASE("an HTTP/1.0 response or Connection: close ends the keep-alive") {
                 err) == xmlrpc::HttpParse::Complete);
     CHECK_FALSE(r.keep_alive);
     REQUIRE(xmlrpc::parse_http_response(
-                "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n", false,
-                r, err) == xmlrpc::HttpParse::Complete);
+                "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n", false, r,
+                err) == xmlrpc::HttpParse::Complete);
     CHECK(r.keep_alive);
 }
 
@@ -259,9 +264,10 @@ TEST_CASE("a response without length ends when the server closes") {
 TEST_CASE("an interim 100 Continue is skipped") {
     xmlrpc::HttpResponse r;
     std::string err;
-    REQUIRE(xmlrpc::parse_http_response(
-                "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\nno",
-                false, r, err) == xmlrpc::HttpParse::Complete);
+    REQUIRE(
+        xmlrpc::parse_http_response(
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\nno",
+            false, r, err) == xmlrpc::HttpParse::Complete);
     CHECK(r.status == 404);
     CHECK(r.body == "no");
 }
