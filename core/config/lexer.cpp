@@ -26,11 +26,19 @@ class Lexer {
   public:
     Lexer(std::string_view text, const std::string &file) : text_(text), file_(file) {}
 
-    Result<std::vector<Token>> run() {
+    std::vector<Token> run() {
         std::vector<Token> out;
+        auto error_token = [&](const Error &e) {
+            Token t;
+            t.kind = Tok::Error;
+            t.loc = here();
+            t.text = e.message;
+            out.push_back(std::move(t));
+            return out;
+        };
         for (;;) {
             if (auto r = skip_space_and_comments(); !r)
-                return r.error();
+                return error_token(r.error());
             Token t;
             t.loc = here();
             if (pos_ >= text_.size()) {
@@ -51,7 +59,7 @@ class Lexer {
             else
                 r = punct(t);
             if (!r)
-                return r.error();
+                return error_token(r.error());
             out.push_back(std::move(t));
         }
     }
@@ -272,12 +280,20 @@ std::string Token::describe() const {
     case Tok::Str: return "string " + text;
     case Tok::Pv: return "'" + text + "'";
     case Tok::Punct: return "'" + text + "'";
+    case Tok::Error: return "an error";
     }
     return text;
 }
 
-Result<std::vector<Token>> tokenize(std::string_view text, const std::string &file_name) {
+std::vector<Token> tokenize_until_error(std::string_view text, const std::string &file_name) {
     return Lexer(text, file_name).run();
+}
+
+Result<std::vector<Token>> tokenize(std::string_view text, const std::string &file_name) {
+    auto tokens = tokenize_until_error(text, file_name);
+    if (tokens.back().kind == Tok::Error)
+        return make_error(tokens.back().text);
+    return tokens;
 }
 
 Result<PvRef> parse_pv(std::string_view text, size_t &pos, const Location &at) {
@@ -292,7 +308,7 @@ Result<PvRef> parse_pv(std::string_view text, size_t &pos, const Location &at) {
     std::string name(text.substr(name_start, p - name_start));
     if (name.empty())
         return fail("expected a pseudo-variable name after '$' ($var, $avp, $param, $Ts, "
-                    "$pid, $rc)");
+                    "$Tsm, $pid, $rc)");
     PvRef pv;
     pv.loc = at;
     bool has_arg = p < text.size() && text[p] == '(';
@@ -348,6 +364,9 @@ Result<PvRef> parse_pv(std::string_view text, size_t &pos, const Location &at) {
     } else if (name == "Ts") {
         pv.type = PvType::Ts;
         ok = no_arg();
+    } else if (name == "Tsm") {
+        pv.type = PvType::Tsm;
+        ok = no_arg();
     } else if (name == "pid") {
         pv.type = PvType::Pid;
         ok = no_arg();
@@ -356,7 +375,7 @@ Result<PvRef> parse_pv(std::string_view text, size_t &pos, const Location &at) {
         ok = no_arg();
     } else {
         return fail("unknown pseudo-variable $" + name +
-                    " (known: $var(name), $avp(name), $param(name|N), $Ts, $pid, $rc)");
+                    " (known: $var(name), $avp(name), $param(name|N), $Ts, $Tsm, $pid, $rc)");
     }
     if (!ok)
         return ok.error();

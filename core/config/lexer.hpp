@@ -17,6 +17,7 @@ enum class Tok {
     Str,    // "text" or 'text'
     Pv,     // $var(x)
     Punct,  // ( ) [ ] { } , ; : = := == != < > <= >= =~ !~ + - * / % && || !
+    Error,  // a lexing error: text is the whole "file:line:col: error: …" message
 };
 
 struct Token {
@@ -35,6 +36,9 @@ struct Token {
 
 // Tokenize a whole file; the last token is Tok::End. Errors: "file:line:col: error: …".
 Result<std::vector<Token>> tokenize(std::string_view text, const std::string &file_name);
+// The same, but a lexing error becomes the last token (Tok::Error), so that a parser reports
+// errors in file order.
+std::vector<Token> tokenize_until_error(std::string_view text, const std::string &file_name);
 
 // Parse a pseudo-variable starting at text[pos] == '$' (in code or inside a string) and
 // advance pos past it. `at` is where the '$' was written.

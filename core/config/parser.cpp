@@ -32,8 +32,11 @@ class Parser {
     }
 
   private:
+    // Reaching a lexing error (only ever the last token) reports it: errors come in file order.
     const Token &peek(size_t ahead = 0) const {
         size_t i = std::min(pos_ + ahead, toks_.size() - 1);
+        if (toks_[i].kind == Tok::Error)
+            throw SyntaxError{toks_[i].text};
         return toks_[i];
     }
     const Token &next() {
@@ -497,6 +500,7 @@ class Parser {
             }
             break;
         case Tok::End:
+        case Tok::Error:
             break;
         }
         expected("a value (number, \"string\", $var(…), $avp(…), $param(…), NULL, a function "
@@ -540,13 +544,10 @@ class Parser {
 } // namespace
 
 Result<Config> parse_text(std::string_view text, const std::string &file_name) {
-    auto tokens = tokenize(text, file_name);
-    if (!tokens)
-        return tokens.error();
     Config cfg;
     cfg.file = file_name;
     try {
-        Parser(std::move(*tokens), cfg).run();
+        Parser(tokenize_until_error(text, file_name), cfg).run();
     } catch (const SyntaxError &e) {
         return make_error(e.message);
     }

@@ -11,8 +11,8 @@
 
 namespace evi::config {
 
-// $var(x) $avp(x) $param(x) $param(N) $Ts $pid $rc
-enum class PvType { Var, Avp, Param, Ts, Pid, Rc };
+// $var(x) $avp(x) $param(x) $param(N) $Ts $Tsm $pid $rc
+enum class PvType { Var, Avp, Param, Ts, Tsm, Pid, Rc };
 
 struct PvRef {
     PvType type = PvType::Var;

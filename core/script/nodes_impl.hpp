@@ -93,6 +93,14 @@ struct ParamByPos : Node {
 struct TsGet : Node {
     Value eval(Frame &) const override { return static_cast<int64_t>(std::time(nullptr)); }
 };
+// The microseconds of the current second (OpenSIPS's $Tsm).
+struct TsmGet : Node {
+    Value eval(Frame &) const override {
+        timespec ts{};
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return static_cast<int64_t>(ts.tv_nsec / 1000);
+    }
+};
 struct PidGet : Node {
     Value eval(Frame &) const override { return static_cast<int64_t>(getpid()); }
 };

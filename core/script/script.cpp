@@ -296,6 +296,7 @@ class Compiler {
             return n;
         }
         case PvType::Ts: return node<TsGet>(p.loc);
+        case PvType::Tsm: return node<TsmGet>(p.loc);
         case PvType::Pid: return node<PidGet>(p.loc);
         case PvType::Rc: return node<RcGet>(p.loc);
         }

@@ -111,7 +111,7 @@ TEST_CASE("lexer errors name file:line:col") {
 TEST_CASE("unknown or malformed pseudo-variables are errors where the $ is") {
     CHECK(lex_error("x\n  $foo") ==
           "t.cfg:2:3: error: unknown pseudo-variable $foo (known: $var(name), $avp(name), "
-          "$param(name|N), $Ts, $pid, $rc)");
+          "$param(name|N), $Ts, $Tsm, $pid, $rc)");
     CHECK(lex_error("$var") == "t.cfg:1:1: error: $var needs a name in parentheses: $var(name)");
     CHECK(lex_error("$avp(x") == "t.cfg:1:1: error: missing ')' after '$avp('");
     CHECK(lex_error("$param(0)") ==
@@ -316,4 +316,10 @@ TEST_CASE("an unknown pseudo-variable inside a format is reported where it is wr
     auto parts = split_format(t[0].str);
     REQUIRE_FALSE(parts.ok());
     CHECK(parts.error().message.rfind("t.cfg:2:9: error: unknown pseudo-variable $nope", 0) == 0);
+}
+
+TEST_CASE("errors are reported in file order: a syntax error before a lexing error wins") {
+    CHECK(parse_error("route[r] { exit }\nx = @") ==
+          "t.cfg:1:17: error: expected ';' after exit, found '}'");
+    CHECK(parse_error("x = 1\ny = @") == "t.cfg:2:5: error: unexpected character '@'");
 }

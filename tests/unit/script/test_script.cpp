@@ -435,3 +435,8 @@ TEST_CASE("timer_route runs every interval once the runtime runs") {
     h.app.script->start();
     CHECK(h.wait_events(2, 4s));
 }
+
+TEST_CASE("$Tsm is the microseconds part of the current time") {
+    Host h;
+    CHECK(h.run(R"(if ($Tsm >= 0 && $Tsm < 1000000) raise_event("E_OUT");)") == "E_OUT()");
+}
