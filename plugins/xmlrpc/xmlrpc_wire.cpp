@@ -193,8 +193,8 @@ std::string build_request(const Address &a, std::string_view body, bool keepaliv
 }
 
 HttpParse parse_http_response(std::string_view in, bool eof, HttpResponse &r, std::string &err) {
-    constexpr std::size_t max_headers = 64 * 1024;
-    constexpr std::size_t max_body = 4 * 1024 * 1024;
+    constexpr std::size_t max_headers = std::size_t{64} * 1024;
+    constexpr std::size_t max_body = std::size_t{4} * 1024 * 1024;
     std::size_t pos = 0;
     for (;;) {
         r = HttpResponse{};

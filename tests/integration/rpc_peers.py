@@ -231,3 +231,93 @@ class JsonRpcPeer:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class RawHttpPeer:
+    """An HTTP/1.1 server that answers every request with the same canned response bytes,
+    written in `pieces` separate sends (to exercise partial reads). For transfer encodings
+    Python's xmlrpc.server never uses (chunked). Counts connections and requests."""
+
+    def __init__(self, response, pieces=1, host="127.0.0.1"):
+        self.response = response
+        self.pieces = pieces
+        self.requests = []   # raw request bodies
+        self.connections = 0
+        self._lock = threading.Lock()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self._stop = threading.Event()
+        self._conns = []
+        self._thread = threading.Thread(target=self._accept_loop, daemon=True)
+        self._thread.start()
+
+    def _accept_loop(self):
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                self.connections += 1
+                self._conns.append(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        buf = b""
+        conn.settimeout(0.1)
+        while not self._stop.is_set():
+            head_end = buf.find(b"\r\n\r\n")
+            if head_end >= 0:
+                head = buf[:head_end].decode("latin-1")
+                length = 0
+                for line in head.split("\r\n")[1:]:
+                    name, _, value = line.partition(":")
+                    if name.strip().lower() == "content-length":
+                        length = int(value.strip())
+                if len(buf) >= head_end + 4 + length:
+                    body = buf[head_end + 4:head_end + 4 + length]
+                    buf = buf[head_end + 4 + length:]
+                    with self._lock:
+                        self.requests.append(body)
+                    step = max(1, -(-len(self.response) // self.pieces))
+                    try:
+                        for i in range(0, len(self.response), step):
+                            conn.sendall(self.response[i:i + step])
+                            if self.pieces > 1:
+                                time.sleep(0.01)
+                    except OSError:
+                        break
+                    continue
+            try:
+                data = conn.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            if not data:
+                break
+            buf += data
+        try:
+            conn.close()
+        except OSError:
+            pass
+
+    def close(self):
+        self._stop.set()
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        with self._lock:
+            for c in self._conns:
+                try:
+                    c.close()
+                except OSError:
+                    pass
+        self._thread.join(5)

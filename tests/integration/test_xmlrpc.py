@@ -6,7 +6,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from evitest import EvidTestCase, free_port, wait_for  # noqa: E402
-from rpc_peers import JsonRpcPeer, XmlRpcPeer  # noqa: E402
+from rpc_peers import JsonRpcPeer, RawHttpPeer, XmlRpcPeer  # noqa: E402
 
 
 def xmlrpc_config(subscriptions, modparams=()):
@@ -169,6 +169,24 @@ class TestXmlRpcConnection(XmlRpcCase):
         sub = self.wait_outcome(e, "E_XR", "delivered", 2)
         self.assertEqual((sub["failed"], sub["retried"]), (0, 0))
         self.assertEqual(peer.connections, 2)
+
+    def test_chunked_responses_in_pieces_are_read_whole_and_keep_the_connection(self):
+        body = (b"<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n"
+                b"<value><boolean>1</boolean></value>\n</param>\n</params>\n"
+                b"</methodResponse>\n")
+        response = (b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\n"
+                    b"Transfer-Encoding: chunked\r\n\r\n"
+                    + b"%x\r\n" % 10 + body[:10] + b"\r\n"
+                    + b"%x\r\n" % (len(body) - 10) + body[10:] + b"\r\n0\r\n\r\n")
+        peer = RawHttpPeer(response, pieces=7)
+        self.addCleanup(peer.close)
+        e = self.evid(xmlrpc_config([("E_XR", "xmlrpc:127.0.0.1:%d:m" % peer.port)]))
+        for i in range(3):
+            self.raise_event(e, "E_XR", {"i": i})
+        sub = self.wait_outcome(e, "E_XR", "delivered", 3)
+        self.assertEqual((sub["failed"], sub["retried"]), (0, 0))
+        self.assertEqual(len(peer.requests), 3)
+        self.assertEqual(peer.connections, 1)
 
 
 class TestXmlRpcFailures(XmlRpcCase):
