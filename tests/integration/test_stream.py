@@ -102,6 +102,16 @@ class TestStreamNotifications(StreamCase):
         sub = self.wait_outcome(e, "E_S", "delivered", 2)
         self.assertEqual(sub["failed"], 0)
 
+    def test_ipv6_loopback_in_brackets(self):
+        try:
+            peer = self.peer(host="::1")
+        except OSError as exc:
+            self.skipTest("no IPv6 loopback: %s" % exc)
+        e = self.evid(stream_config([("E_S", "tcp:[::1]:%d/m" % peer.port)]))
+        self.raise_event(e, "E_S", {"i": 1})
+        self.assertEqual(peer.wait_messages(1), [{"jsonrpc": "2.0", "method": "m",
+                                                  "params": {"i": 1}}])
+
     def test_dead_peer_is_a_failed_delivery(self):
         port = free_port()
         e = self.evid(stream_config([("E_S", "tcp:127.0.0.1:%d" % port)]))
