@@ -1,5 +1,4 @@
 """event_stream against a small JSON-RPC peer over TCP on loopback (rpc_peers.JsonRpcPeer)."""
-import json
 import os
 import sys
 import time
