@@ -159,7 +159,7 @@ class TestStreamReliable(StreamCase):
                                     [("reliable_mode", 1), ("timeout", 200)]))
         t0 = time.time()
         self.raise_event(e, "E_S", {"i": 1})
-        self.assertLess(time.time() - t0, 0.5, "raising waited for the reply")
+        self.assertLess(time.time() - t0, 1.0, "raising waited for the reply")
         sub = self.wait_outcome(e, "E_S", "failed")
         self.assertEqual(sub["delivered"], 0)
         self.assertIn("no reply within 200 ms", e.log())
