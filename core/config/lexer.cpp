@@ -7,8 +7,12 @@ namespace evi::config {
 
 namespace {
 
-bool ident_start(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
-bool ident_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+bool ident_start(char c) {
+    return std::isalpha(static_cast<unsigned char>(c)) || c == '_';
+}
+bool ident_char(char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+}
 
 int hex_value(char c) {
     if (c >= '0' && c <= '9') return c - '0';
@@ -18,8 +22,8 @@ int hex_value(char c) {
 }
 
 // Longest first, so that ":=" wins over ":" and "==" over "=".
-constexpr std::array<std::string_view, 9> kTwoCharOps = {":=", "==", "!=", "<=", ">=", "=~",
-                                                          "!~", "&&", "||"};
+constexpr std::array<std::string_view, 9> kTwoCharOps = {
+    ":=", "==", "!=", "<=", ">=", "=~", "!~", "&&", "||"};
 constexpr std::string_view kOneCharOps = "()[]{},;:=<>+-*/%!";
 
 class Lexer {
@@ -37,8 +41,7 @@ class Lexer {
             return out;
         };
         for (;;) {
-            if (auto r = skip_space_and_comments(); !r)
-                return error_token(r.error());
+            if (auto r = skip_space_and_comments(); !r) return error_token(r.error());
             Token t;
             t.loc = here();
             if (pos_ >= text_.size()) {
@@ -58,8 +61,7 @@ class Lexer {
                 r = pv(t);
             else
                 r = punct(t);
-            if (!r)
-                return error_token(r.error());
+            if (!r) return error_token(r.error());
             out.push_back(std::move(t));
         }
     }
@@ -114,8 +116,8 @@ class Lexer {
         size_t start = pos_;
         // A '.' between name characters belongs to the name (E_X.Y, event_route.so).
         while (pos_ < text_.size() &&
-               (ident_char(text_[pos_]) || (text_[pos_] == '.' && pos_ + 1 < text_.size() &&
-                                            ident_char(text_[pos_ + 1]))))
+               (ident_char(text_[pos_]) ||
+                (text_[pos_] == '.' && pos_ + 1 < text_.size() && ident_char(text_[pos_ + 1]))))
             advance();
         t.kind = Tok::Ident;
         t.text = std::string(text_.substr(start, pos_ - start));
@@ -135,12 +137,11 @@ class Lexer {
         uint64_t v = 0;
         bool overflow = false;
         while (pos_ < text_.size()) {
-            int d = base == 16 ? hex_value(text_[pos_])
-                               : (std::isdigit(static_cast<unsigned char>(text_[pos_]))
-                                      ? text_[pos_] - '0'
-                                      : -1);
-            if (d < 0)
-                break;
+            int d = base == 16
+                        ? hex_value(text_[pos_])
+                        : (std::isdigit(static_cast<unsigned char>(text_[pos_])) ? text_[pos_] - '0'
+                                                                                 : -1);
+            if (d < 0) break;
             if (v > (static_cast<uint64_t>(INT64_MAX) - static_cast<uint64_t>(d)) /
                         static_cast<uint64_t>(base))
                 overflow = true;
@@ -148,8 +149,7 @@ class Lexer {
             advance();
         }
         t.text = std::string(text_.substr(start, pos_ - start));
-        if (pos_ == digits)
-            return error(t.loc, "expected hex digits after '0x'");
+        if (pos_ == digits) return error(t.loc, "expected hex digits after '0x'");
         if (pos_ < text_.size() && ident_char(text_[pos_]))
             return error(t.loc, "invalid number '" + t.text + text_[pos_] +
                                     "…' (expected digits only, or quotes around a name)");
@@ -173,8 +173,8 @@ class Lexer {
         };
         for (;;) {
             if (pos_ >= text_.size())
-                return error(t.loc, std::string("unterminated string: missing the closing ") +
-                                        quote);
+                return error(t.loc,
+                             std::string("unterminated string: missing the closing ") + quote);
             Location at = here();
             char c = text_[pos_];
             if (c == quote) {
@@ -189,16 +189,34 @@ class Lexer {
             }
             advance(); // the backslash
             if (pos_ >= text_.size())
-                return error(t.loc, std::string("unterminated string: missing the closing ") +
-                                        quote);
+                return error(t.loc,
+                             std::string("unterminated string: missing the closing ") + quote);
             char e = text_[pos_];
             switch (e) {
-            case 'n': push('\n', at); advance(); break;
-            case 'r': push('\r', at); advance(); break;
-            case 't': push('\t', at); advance(); break;
-            case '\\': push('\\', at); advance(); break;
-            case '"': push('"', at); advance(); break;
-            case '\'': push('\'', at); advance(); break;
+            case 'n':
+                push('\n', at);
+                advance();
+                break;
+            case 'r':
+                push('\r', at);
+                advance();
+                break;
+            case 't':
+                push('\t', at);
+                advance();
+                break;
+            case '\\':
+                push('\\', at);
+                advance();
+                break;
+            case '"':
+                push('"', at);
+                advance();
+                break;
+            case '\'':
+                push('\'', at);
+                advance();
+                break;
             case 'x': {
                 advance();
                 int v = 0, n = 0;
@@ -207,8 +225,7 @@ class Lexer {
                     advance();
                     ++n;
                 }
-                if (n == 0)
-                    return error(at, "'\\x' needs one or two hex digits, as in \\xc3");
+                if (n == 0) return error(at, "'\\x' needs one or two hex digits, as in \\xc3");
                 push(static_cast<char>(v), at);
                 break;
             }
@@ -226,8 +243,7 @@ class Lexer {
     Result<void> pv(Token &t) {
         size_t p = pos_;
         auto r = parse_pv(text_, p, t.loc);
-        if (!r)
-            return r.error();
+        if (!r) return r.error();
         while (pos_ < p)
             advance();
         t.kind = Tok::Pv;
@@ -255,8 +271,8 @@ class Lexer {
             return {};
         }
         if (c == '&' || c == '|')
-            return error(t.loc, std::string("unexpected '") + c + "' (did you mean '" + c + c +
-                                    "'?)");
+            return error(t.loc,
+                         std::string("unexpected '") + c + "' (did you mean '" + c + c + "'?)");
         std::string shown = std::isprint(static_cast<unsigned char>(c))
                                 ? std::string("'") + c + "'"
                                 : "byte 0x" + std::string(1, "0123456789abcdef"[(c >> 4) & 15]) +
@@ -274,13 +290,20 @@ class Lexer {
 
 std::string Token::describe() const {
     switch (kind) {
-    case Tok::End: return "end of file";
-    case Tok::Ident: return "'" + text + "'";
-    case Tok::Int: return "number " + text;
-    case Tok::Str: return "string " + text;
-    case Tok::Pv: return "'" + text + "'";
-    case Tok::Punct: return "'" + text + "'";
-    case Tok::Error: return "an error";
+    case Tok::End:
+        return "end of file";
+    case Tok::Ident:
+        return "'" + text + "'";
+    case Tok::Int:
+        return "number " + text;
+    case Tok::Str:
+        return "string " + text;
+    case Tok::Pv:
+        return "'" + text + "'";
+    case Tok::Punct:
+        return "'" + text + "'";
+    case Tok::Error:
+        return "an error";
     }
     return text;
 }
@@ -291,8 +314,7 @@ std::vector<Token> tokenize_until_error(std::string_view text, const std::string
 
 Result<std::vector<Token>> tokenize(std::string_view text, const std::string &file_name) {
     auto tokens = tokenize_until_error(text, file_name);
-    if (tokens.back().kind == Tok::Error)
-        return make_error(tokens.back().text);
+    if (tokens.back().kind == Tok::Error) return make_error(tokens.back().text);
     return tokens;
 }
 
@@ -332,8 +354,7 @@ Result<PvRef> parse_pv(std::string_view text, size_t &pos, const Location &at) {
         return {};
     };
     auto no_arg = [&]() -> Result<void> {
-        if (has_arg)
-            return fail("$" + name + " takes no parentheses");
+        if (has_arg) return fail("$" + name + " takes no parentheses");
         return {};
     };
     Result<void> ok;
@@ -355,8 +376,7 @@ Result<PvRef> parse_pv(std::string_view text, size_t &pos, const Location &at) {
                     return fail("invalid position '" + arg + "' in " + pv.text);
                 n = n * 10 + (c - '0');
             }
-            if (n < 1)
-                return fail("$param positions start at 1: $param(1) is the first parameter");
+            if (n < 1) return fail("$param positions start at 1: $param(1) is the first parameter");
             pv.index = n;
         } else {
             pv.name = arg;
@@ -377,8 +397,7 @@ Result<PvRef> parse_pv(std::string_view text, size_t &pos, const Location &at) {
         return fail("unknown pseudo-variable $" + name +
                     " (known: $var(name), $avp(name), $param(name|N), $Ts, $Tsm, $pid, $rc)");
     }
-    if (!ok)
-        return ok.error();
+    if (!ok) return ok.error();
     pos = p;
     return pv;
 }

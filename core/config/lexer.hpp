@@ -12,12 +12,12 @@ namespace evi::config {
 
 enum class Tok {
     End,
-    Ident,  // loadmodule, if, xlog, E_PIKE_BLOCKED
-    Int,    // 42, 0x1f
-    Str,    // "text" or 'text'
-    Pv,     // $var(x)
-    Punct,  // ( ) [ ] { } , ; : = := == != < > <= >= =~ !~ + - * / % && || !
-    Error,  // a lexing error: text is the whole "file:line:col: error: …" message
+    Ident, // loadmodule, if, xlog, E_PIKE_BLOCKED
+    Int,   // 42, 0x1f
+    Str,   // "text" or 'text'
+    Pv,    // $var(x)
+    Punct, // ( ) [ ] { } , ; : = := == != < > <= >= =~ !~ + - * / % && || !
+    Error, // a lexing error: text is the whole "file:line:col: error: …" message
 };
 
 struct Token {

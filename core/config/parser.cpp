@@ -35,14 +35,12 @@ class Parser {
     // Reaching a lexing error (only ever the last token) reports it: errors come in file order.
     const Token &peek(size_t ahead = 0) const {
         size_t i = std::min(pos_ + ahead, toks_.size() - 1);
-        if (toks_[i].kind == Tok::Error)
-            throw SyntaxError{toks_[i].text};
+        if (toks_[i].kind == Tok::Error) throw SyntaxError{toks_[i].text};
         return toks_[i];
     }
     const Token &next() {
         const Token &t = toks_[pos_];
-        if (pos_ + 1 < toks_.size())
-            ++pos_;
+        if (pos_ + 1 < toks_.size()) ++pos_;
         return t;
     }
     [[noreturn]] void fail(const Location &loc, std::string_view msg) const {
@@ -52,8 +50,7 @@ class Parser {
         fail(peek().loc, "expected " + std::string(what) + ", found " + peek().describe());
     }
     const Token &expect(std::string_view punct, std::string_view context) {
-        if (!peek().is(punct))
-            expected("'" + std::string(punct) + "' " + std::string(context));
+        if (!peek().is(punct)) expected("'" + std::string(punct) + "' " + std::string(context));
         return next();
     }
     bool accept(std::string_view punct) {
@@ -203,8 +200,8 @@ class Parser {
             next();
             block->name_loc = peek().loc;
             block->name = route_name(kind == RouteKind::Event ? "an event name, as in "
-                                                               "event_route[E_PIKE_BLOCKED]"
-                                                             : "a route name");
+                                                                "event_route[E_PIKE_BLOCKED]"
+                                                              : "a route name");
             if (kind == RouteKind::Timer) {
                 expect(",", "and an interval in seconds: timer_route[name, 60]");
                 const Token &iv = peek();
@@ -222,16 +219,14 @@ class Parser {
             expect("]", "after the " + keyword + " name");
         }
         check_duplicate(*block);
-        if (!peek().is("{"))
-            expected("'{' to open the body of " + block->title());
+        if (!peek().is("{")) expected("'{' to open the body of " + block->title());
         block->body = block_body();
         cfg_.routes.push_back(std::move(block));
     }
 
     void check_duplicate(const RouteBlock &b) {
         for (const auto &r : cfg_.routes) {
-            if (r->kind != b.kind || r->name != b.name)
-                continue;
+            if (r->kind != b.kind || r->name != b.name) continue;
             std::string what = b.kind == RouteKind::Event
                                    ? "only one event_route per event is allowed"
                                    : "a route name can be defined only once";
@@ -246,10 +241,8 @@ class Parser {
         Location open = next().loc; // '{'
         std::vector<StmtPtr> body;
         while (!peek().is("}")) {
-            if (peek().kind == Tok::End)
-                fail(open, "missing '}' to close the block opened here");
-            if (auto s = statement())
-                body.push_back(std::move(s));
+            if (peek().kind == Tok::End) fail(open, "missing '}' to close the block opened here");
+            if (auto s = statement()) body.push_back(std::move(s));
         }
         next();
         return body;
@@ -257,17 +250,14 @@ class Parser {
 
     // A block or one statement (if/while bodies).
     std::vector<StmtPtr> body_or_statement() {
-        if (peek().is("{"))
-            return block_body();
+        if (peek().is("{")) return block_body();
         std::vector<StmtPtr> body;
-        if (auto s = statement())
-            body.push_back(std::move(s));
+        if (auto s = statement()) body.push_back(std::move(s));
         return body;
     }
 
     void end_statement(std::string_view what) {
-        if (!peek().is(";"))
-            expected("';' after " + std::string(what));
+        if (!peek().is(";")) expected("';' after " + std::string(what));
         next();
     }
 
@@ -322,8 +312,7 @@ class Parser {
             next();
             s->kind = StmtKind::Return;
             if (accept("(")) {
-                if (!peek().is(")"))
-                    s->expr = expression();
+                if (!peek().is(")")) s->expr = expression();
                 expect(")", "to close return(…)");
             }
             end_statement("return");
@@ -332,17 +321,14 @@ class Parser {
         if (t.text == "exit") {
             next();
             s->kind = StmtKind::Exit;
-            if (accept("("))
-                expect(")", "after 'exit(' (exit takes no value)");
+            if (accept("(")) expect(")", "after 'exit(' (exit takes no value)");
             end_statement("exit");
             return s;
         }
-        if (t.text == "else")
-            fail(t.loc, "'else' without a matching 'if'");
+        if (t.text == "else") fail(t.loc, "'else' without a matching 'if'");
         if (!peek(1).is("("))
-            fail(t.loc, "unexpected name '" + t.text +
-                            "' (expected a function call such as " + t.text +
-                            "(…), an assignment, if, while, return or exit)");
+            fail(t.loc, "unexpected name '" + t.text + "' (expected a function call such as " +
+                            t.text + "(…), an assignment, if, while, return or exit)");
         s->kind = StmtKind::Call;
         s->expr = call();
         end_statement("the call to " + s->expr->name + "(…)");
@@ -417,8 +403,7 @@ class Parser {
                     fail(peek().loc, "comparisons do not chain: add parentheses or use &&");
             }
         }
-        if (peek().is("="))
-            fail(peek().loc, "'=' assigns; compare with '=='");
+        if (peek().is("=")) fail(peek().loc, "'=' assigns; compare with '=='");
         return l;
     }
 
@@ -486,11 +471,9 @@ class Parser {
             if (t.text == "NULL" || t.text == "null") {
                 return make(ExprKind::Null, next().loc);
             }
-            if (peek(1).is("("))
-                return call();
-            fail(t.loc, "unexpected name '" + t.text +
-                            "' in an expression (quote strings: \"" + t.text +
-                            "\"; call functions with parentheses)");
+            if (peek(1).is("(")) return call();
+            fail(t.loc, "unexpected name '" + t.text + "' in an expression (quote strings: \"" +
+                            t.text + "\"; call functions with parentheses)");
         case Tok::Punct:
             if (t.is("(")) {
                 next();
@@ -512,8 +495,7 @@ class Parser {
         auto e = make(ExprKind::Call, name.loc);
         e->name = name.text;
         expect("(", "after " + name.text);
-        if (accept(")"))
-            return e;
+        if (accept(")")) return e;
         for (;;) {
             const Token &a = peek();
             e->arg_locs.push_back(a.loc);
@@ -527,10 +509,8 @@ class Parser {
             } else {
                 e->args.push_back(expression());
             }
-            if (accept(","))
-                continue;
-            if (accept(")"))
-                break;
+            if (accept(",")) continue;
+            if (accept(")")) break;
             expected("',' or ')' in the arguments of " + e->name + "(…)");
         }
         return e;
@@ -556,8 +536,7 @@ Result<Config> parse_text(std::string_view text, const std::string &file_name) {
 
 Result<Config> parse_file(const std::string &path) {
     std::ifstream in(path, std::ios::binary);
-    if (!in)
-        return make_error(path + ":1:1: error: cannot open the config file");
+    if (!in) return make_error(path + ":1:1: error: cannot open the config file");
     std::ostringstream ss;
     ss << in.rdbuf();
     return parse_text(ss.str(), path);
@@ -566,8 +545,7 @@ Result<Config> parse_file(const std::string &path) {
 Result<std::vector<FormatPart>> split_format(const StrLiteral &s) {
     std::vector<FormatPart> parts;
     auto literal = [&]() -> std::string & {
-        if (parts.empty() || parts.back().is_pv)
-            parts.push_back(FormatPart{});
+        if (parts.empty() || parts.back().is_pv) parts.push_back(FormatPart{});
         return parts.back().text;
     };
     const std::string &v = s.value;
@@ -580,8 +558,7 @@ Result<std::vector<FormatPart>> split_format(const StrLiteral &s) {
         }
         Location at = i < s.positions.size() ? s.positions[i] : s.end;
         auto pv = parse_pv(v, i, at);
-        if (!pv)
-            return pv.error();
+        if (!pv) return pv.error();
         FormatPart part;
         part.is_pv = true;
         part.pv = std::move(*pv);

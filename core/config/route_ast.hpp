@@ -24,7 +24,25 @@ struct PvRef {
 
 enum class ExprKind { Int, Str, Null, Pv, Unary, Binary, Call };
 
-enum class Op { Add, Sub, Mul, Div, Mod, Eq, Ne, Lt, Gt, Le, Ge, Match, NotMatch, And, Or, Not, Neg };
+enum class Op {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Eq,
+    Ne,
+    Lt,
+    Gt,
+    Le,
+    Ge,
+    Match,
+    NotMatch,
+    And,
+    Or,
+    Not,
+    Neg
+};
 
 struct Expr;
 using ExprPtr = std::unique_ptr<Expr>;
@@ -41,12 +59,12 @@ struct StrLiteral {
 struct Expr {
     ExprKind kind = ExprKind::Null;
     Location loc;
-    int64_t ival = 0;  // Int
-    StrLiteral str;    // Str
-    PvRef pv;          // Pv
-    Op op = Op::Add;   // Unary, Binary
-    ExprPtr lhs, rhs;  // Unary: lhs only
-    std::string name;  // Call: the function ("route" for route(name))
+    int64_t ival = 0;          // Int
+    StrLiteral str;            // Str
+    PvRef pv;                  // Pv
+    Op op = Op::Add;           // Unary, Binary
+    ExprPtr lhs, rhs;          // Unary: lhs only
+    std::string name;          // Call: the function ("route" for route(name))
     std::vector<ExprPtr> args; // Call; an empty argument (f(a, , b)) is nullptr
     std::vector<Location> arg_locs;
 };
@@ -70,8 +88,8 @@ enum class RouteKind { Startup, Timer, Route, Event };
 
 struct RouteBlock {
     RouteKind kind = RouteKind::Route;
-    Location loc;       // the route keyword
-    std::string name;   // route / timer name, or the event name of an event_route
+    Location loc;     // the route keyword
+    std::string name; // route / timer name, or the event name of an event_route
     Location name_loc;
     int64_t interval = 0; // timer_route seconds
     bool sync = false;    // event_route[E, sync]
@@ -83,10 +101,14 @@ struct RouteBlock {
 
 inline std::string RouteBlock::title() const {
     switch (kind) {
-    case RouteKind::Startup: return "startup_route";
-    case RouteKind::Timer: return "timer_route[" + name + "]";
-    case RouteKind::Route: return "route[" + name + "]";
-    case RouteKind::Event: return "event_route[" + name + "]";
+    case RouteKind::Startup:
+        return "startup_route";
+    case RouteKind::Timer:
+        return "timer_route[" + name + "]";
+    case RouteKind::Route:
+        return "route[" + name + "]";
+    case RouteKind::Event:
+        return "event_route[" + name + "]";
     }
     return name;
 }

@@ -71,8 +71,7 @@ struct Block {
     Flow exec(Frame &f) const {
         for (const auto &a : actions) {
             Flow fl = a->exec(f);
-            if (fl != Flow::Next)
-                return fl;
+            if (fl != Flow::Next) return fl;
         }
         return Flow::Next;
     }

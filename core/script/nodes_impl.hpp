@@ -22,13 +22,10 @@ namespace evi::script {
 void report(const Frame &f, const config::Location &loc, const std::string &msg);
 
 inline int64_t as_number(const Value &v, const config::Location &loc) {
-    if (is_int(v))
-        return std::get<int64_t>(v);
-    if (is_null(v))
-        return 0;
+    if (is_int(v)) return std::get<int64_t>(v);
+    if (is_null(v)) return 0;
     const auto &s = std::get<std::string>(v);
-    if (auto n = parse_int(s))
-        return *n;
+    if (auto n = parse_int(s)) return *n;
     runtime_error(loc, "\"" + s + "\" is not a number");
 }
 
@@ -58,19 +55,18 @@ struct AvpGet : Node {
 };
 
 inline Value param_value(const evi_param_t &p) {
-    if (p.type == EVI_VAL_INT)
-        return p.i;
+    if (p.type == EVI_VAL_INT) return p.i;
     return std::string(p.s.s ? p.s.s : "", p.s.len);
 }
 
 struct ParamByName : Node {
     std::string name;
     const evi_param_t *find(const Frame &f) const {
-        if (!f.event)
-            return nullptr;
+        if (!f.event) return nullptr;
         for (size_t i = 0; i < f.event->nparams; ++i) {
             const auto &p = f.event->params[i];
-            if (p.name.len == name.size() && name.compare(0, name.size(), p.name.s, p.name.len) == 0)
+            if (p.name.len == name.size() &&
+                name.compare(0, name.size(), p.name.s, p.name.len) == 0)
                 return &p;
         }
         return nullptr;
@@ -84,8 +80,7 @@ struct ParamByName : Node {
 struct ParamByPos : Node {
     size_t index = 0; // 0-based
     Value eval(Frame &f) const override {
-        if (!f.event || index >= f.event->nparams)
-            return Value{};
+        if (!f.event || index >= f.event->nparams) return Value{};
         return param_value(f.event->params[index]);
     }
 };
@@ -173,16 +168,19 @@ struct ArithNode : Node {
         const uint64_t x = static_cast<uint64_t>(as_number(a, l->loc));
         const uint64_t y = static_cast<uint64_t>(as_number(b, r->loc));
         switch (op) {
-        case config::Op::Add: return static_cast<int64_t>(x + y);
-        case config::Op::Sub: return static_cast<int64_t>(x - y);
-        case config::Op::Mul: return static_cast<int64_t>(x * y);
-        default: break;
+        case config::Op::Add:
+            return static_cast<int64_t>(x + y);
+        case config::Op::Sub:
+            return static_cast<int64_t>(x - y);
+        case config::Op::Mul:
+            return static_cast<int64_t>(x * y);
+        default:
+            break;
         }
         const auto sx = static_cast<int64_t>(x), sy = static_cast<int64_t>(y);
         if (sy == 0)
             runtime_error(loc, op == config::Op::Div ? "division by zero" : "modulo by zero");
-        if (sx == INT64_MIN && sy == -1)
-            return op == config::Op::Div ? sx : int64_t{0};
+        if (sx == INT64_MIN && sy == -1) return op == config::Op::Div ? sx : int64_t{0};
         return op == config::Op::Div ? sx / sy : sx % sy;
     }
 };
@@ -204,12 +202,19 @@ struct CmpNode : Node {
         }
         int c;
         std::optional<int64_t> x, y;
-        if (is_int(a)) x = std::get<int64_t>(a);
-        else if (is_int(b)) x = parse_int(std::get<std::string>(a));
-        if (is_int(b)) y = std::get<int64_t>(b);
-        else if (is_int(a)) y = parse_int(std::get<std::string>(b));
+        if (is_int(a))
+            x = std::get<int64_t>(a);
+        else if (is_int(b))
+            x = parse_int(std::get<std::string>(a));
+        if (is_int(b))
+            y = std::get<int64_t>(b);
+        else if (is_int(a))
+            y = parse_int(std::get<std::string>(b));
         if (x && y) {
             c = *x < *y ? -1 : (*x > *y ? 1 : 0);
+        } else if (is_str(a) && is_str(b)) {
+            c = std::get<std::string>(a).compare(std::get<std::string>(b));
+            c = c < 0 ? -1 : (c > 0 ? 1 : 0);
         } else {
             std::string sa, sb;
             append_value(sa, a);
@@ -218,13 +223,20 @@ struct CmpNode : Node {
             c = c < 0 ? -1 : (c > 0 ? 1 : 0);
         }
         switch (op) {
-        case config::Op::Eq: return c == 0;
-        case config::Op::Ne: return c != 0;
-        case config::Op::Lt: return c < 0;
-        case config::Op::Gt: return c > 0;
-        case config::Op::Le: return c <= 0;
-        case config::Op::Ge: return c >= 0;
-        default: return false;
+        case config::Op::Eq:
+            return c == 0;
+        case config::Op::Ne:
+            return c != 0;
+        case config::Op::Lt:
+            return c < 0;
+        case config::Op::Gt:
+            return c > 0;
+        case config::Op::Le:
+            return c <= 0;
+        case config::Op::Ge:
+            return c >= 0;
+        default:
+            return false;
         }
     }
     Value eval(Frame &f) const override { return static_cast<int64_t>(test(f)); }
@@ -241,8 +253,7 @@ struct MatchNode : Node {
     NodePtr pattern;              // otherwise, compiled at each run
     bool test(Frame &f) const override {
         Value a = l->eval(f);
-        if (is_null(a))
-            return negate;
+        if (is_null(a)) return negate;
         std::string s;
         append_value(s, a);
         bool m;
@@ -280,8 +291,7 @@ struct XlogNode : CallNode {
     int level = log::Err;
     NodePtr format;
     int64_t call(Frame &f) const override {
-        if (!log::enabled(level))
-            return 1;
+        if (!log::enabled(level)) return 1;
         f.buf.clear();
         format->print(f, f.buf);
         log::write(level, "xlog", f.buf);
@@ -291,9 +301,9 @@ struct XlogNode : CallNode {
 
 // The event name of raise_event/subscribe_event: resolved at compile time when literal.
 struct EventName {
-    int id = -1;        // a literal name, published at compile time
+    int id = -1; // a literal name, published at compile time
     std::string literal;
-    NodePtr dynamic;    // otherwise
+    NodePtr dynamic; // otherwise
 };
 
 struct RaiseEventNode : CallNode {
@@ -322,20 +332,19 @@ struct RaiseEventNode : CallNode {
             n = values.size();
             if (names && names->size() < n) {
                 report(f, loc,
-                       "raise_event: " + vals_text + " has " + std::to_string(n) +
-                           " values but " + attrs_text + " only " +
-                           std::to_string(names->size()) + " names; event not raised");
+                       "raise_event: " + vals_text + " has " + std::to_string(n) + " values but " +
+                           attrs_text + " only " + std::to_string(names->size()) +
+                           " names; event not raised");
                 return -1;
             }
             if (names && names->size() > n && log::enabled(log::Warn))
                 log::write(log::Warn, "script",
-                           f.route->title + " at " + loc.str() + ": raise_event: " +
-                               attrs_text + " has more names than " + vals_text +
+                           f.route->title + " at " + loc.str() + ": raise_event: " + attrs_text +
+                               " has more names than " + vals_text +
                                " has values; the extra names are ignored");
             f.params.resize(n);
             f.names.clear();
-            if (names)
-                f.names.reserve(n);
+            if (names) f.names.reserve(n);
             // Both stacks are read from the most recently pushed value down (DESIGN.md).
             for (size_t i = 0; i < n; ++i) {
                 evi_param_t &p = f.params[i];
@@ -352,8 +361,9 @@ struct RaiseEventNode : CallNode {
                 if (names) {
                     const Value &nm = (*names)[names->size() - 1 - i];
                     if (!is_str(nm)) {
-                        report(f, loc, "raise_event: attribute names must be strings, " +
-                                           attrs_text + " holds a number; event not raised");
+                        report(f, loc,
+                               "raise_event: attribute names must be strings, " + attrs_text +
+                                   " holds a number; event not raised");
                         return -1;
                     }
                     const auto &s = std::get<std::string>(nm);
@@ -397,8 +407,8 @@ struct SubscribeEventNode : CallNode {
         }
         auto r = core.subscribe(name, sock, std::chrono::seconds(secs), false);
         if (!r) {
-            report(f, loc, "subscribe_event(\"" + name + "\", \"" + sock + "\"): " +
-                               r.error().message);
+            report(f, loc,
+                   "subscribe_event(\"" + name + "\", \"" + sock + "\"): " + r.error().message);
             return -1;
         }
         return 1;
@@ -422,8 +432,7 @@ struct Target {
                 stack.pop_back();
             return;
         }
-        if (replace)
-            stack.clear();
+        if (replace) stack.clear();
         stack.push_back(std::move(v));
     }
 };
@@ -444,8 +453,7 @@ struct FetchParamsNode : CallNode {
         for (const auto &it : items) {
             const evi_param_t *found = nullptr;
             if (it.name.empty()) {
-                if (it.position < f.event->nparams)
-                    found = &f.event->params[it.position];
+                if (it.position < f.event->nparams) found = &f.event->params[it.position];
             } else {
                 for (size_t i = 0; i < f.event->nparams; ++i) {
                     const auto &p = f.event->params[i];
@@ -510,8 +518,7 @@ struct WhileAction : Action {
                                        std::to_string(limit) +
                                        ") iterations; raise max_while_loops if this is meant");
             Flow fl = body.exec(f);
-            if (fl != Flow::Next)
-                return fl;
+            if (fl != Flow::Next) return fl;
         }
         return Flow::Next;
     }

@@ -95,8 +95,7 @@ int64_t RouteCallNode::call(Frame &f) const {
     }
     --f.route_depth;
     f.route = caller;
-    if (fl == Flow::Exit)
-        throw ExitRequest{};
+    if (fl == Flow::Exit) throw ExitRequest{};
     return fl == Flow::Return ? f.ret : 1;
 }
 
@@ -112,8 +111,7 @@ struct CompileError {
     throw CompileError{config::format_error(loc, msg)};
 }
 
-const char *const kFunctions =
-    "xlog, raise_event, subscribe_event, fetch_event_params, route";
+const char *const kFunctions = "xlog, raise_event, subscribe_event, fetch_event_params, route";
 
 std::optional<int> xlog_level(std::string_view s) {
     static const std::pair<std::string_view, int> names[] = {
@@ -121,8 +119,7 @@ std::optional<int> xlog_level(std::string_view s) {
         {"L_WARN", log::Warn},   {"L_NOTICE", log::Notice}, {"L_INFO", log::Info},
         {"L_DBG", log::Debug}};
     for (auto [n, l] : names)
-        if (s == n)
-            return l;
+        if (s == n) return l;
     return log::parse_level(s);
 }
 
@@ -142,10 +139,18 @@ class Compiler {
             r->interval = b->interval;
             r->sync = b->sync;
             switch (b->kind) {
-            case RouteKind::Startup: prog_.startup = r.get(); break;
-            case RouteKind::Timer: prog_.timers.push_back(r.get()); break;
-            case RouteKind::Route: prog_.named.emplace(r->name, r.get()); break;
-            case RouteKind::Event: prog_.event_routes.emplace(r->name, r.get()); break;
+            case RouteKind::Startup:
+                prog_.startup = r.get();
+                break;
+            case RouteKind::Timer:
+                prog_.timers.push_back(r.get());
+                break;
+            case RouteKind::Route:
+                prog_.named.emplace(r->name, r.get());
+                break;
+            case RouteKind::Event:
+                prog_.event_routes.emplace(r->name, r.get());
+                break;
             }
             prog_.routes.push_back(std::move(r));
         }
@@ -161,8 +166,7 @@ class Compiler {
     // event_route[E_X] blocks: the route transport must exist; publish E_X.
     void check_event_routes() {
         for (const auto &r : prog_.routes) {
-            if (r->kind != RouteKind::Event)
-                continue;
+            if (r->kind != RouteKind::Event) continue;
             if (!app_.transports.find("route"))
                 fail(r->loc, r->title + " needs the event_route module: add "
                                         "loadmodule \"event_route.so\"");
@@ -173,15 +177,13 @@ class Compiler {
   private:
     size_t index_of(const RouteCode &r) const {
         for (size_t i = 0; i < prog_.routes.size(); ++i)
-            if (prog_.routes[i].get() == &r)
-                return i;
+            if (prog_.routes[i].get() == &r) return i;
         return 0;
     }
 
     int publish(const std::string &name, const Location &loc) {
         auto r = prog_.events->publish(name);
-        if (!r)
-            fail(loc, r.error().message);
+        if (!r) fail(loc, r.error().message);
         return *r;
     }
 
@@ -241,7 +243,8 @@ class Compiler {
             }
             return a;
         }
-        case StmtKind::Exit: return action<ExitAction>(s);
+        case StmtKind::Exit:
+            return action<ExitAction>(s);
         case StmtKind::Block: {
             auto a = action<BlockAction>(s);
             a->block = block(s.body);
@@ -254,7 +257,9 @@ class Compiler {
     Target target(const config::PvRef &pv) {
         Target t;
         switch (pv.type) {
-        case PvType::Var: t.slot = slot(vars_, pv.name); return t;
+        case PvType::Var:
+            t.slot = slot(vars_, pv.name);
+            return t;
         case PvType::Avp:
             t.avp = true;
             t.slot = slot(avps_, pv.name);
@@ -295,10 +300,14 @@ class Compiler {
             n->name = p.name;
             return n;
         }
-        case PvType::Ts: return node<TsGet>(p.loc);
-        case PvType::Tsm: return node<TsmGet>(p.loc);
-        case PvType::Pid: return node<PidGet>(p.loc);
-        case PvType::Rc: return node<RcGet>(p.loc);
+        case PvType::Ts:
+            return node<TsGet>(p.loc);
+        case PvType::Tsm:
+            return node<TsmGet>(p.loc);
+        case PvType::Pid:
+            return node<PidGet>(p.loc);
+        case PvType::Rc:
+            return node<RcGet>(p.loc);
         }
         fail(p.loc, "unknown pseudo-variable");
     }
@@ -307,8 +316,10 @@ class Compiler {
     // blocks called only from event_routes (checked once every route is compiled).
     void uses_event(const Location &loc, const std::string &text) {
         if (cur_->kind == RouteKind::Startup || cur_->kind == RouteKind::Timer)
-            fail(loc, text + " is only available in event_route (and routes called from it), "
-                             "not in " + cur_->title);
+            fail(loc, text +
+                          " is only available in event_route (and routes called from it), "
+                          "not in " +
+                          cur_->title);
         if (!cur_->uses_event) {
             cur_->uses_event = true;
             cur_->event_use_loc = loc;
@@ -318,18 +329,17 @@ class Compiler {
 
     void check_event_use() {
         for (const auto &root : prog_.routes) {
-            if (root->kind != RouteKind::Startup && root->kind != RouteKind::Timer)
-                continue;
+            if (root->kind != RouteKind::Startup && root->kind != RouteKind::Timer) continue;
             std::set<const RouteCode *> seen;
             std::function<void(const RouteCode &)> visit = [&](const RouteCode &r) {
                 for (const auto &[callee, loc] : r.callees) {
-                    if (!seen.insert(callee).second)
-                        continue;
+                    if (!seen.insert(callee).second) continue;
                     if (callee->uses_event)
-                        fail(callee->event_use_loc,
-                             callee->event_use_text + " is only available in event_route (and "
-                             "routes called from it), but " + callee->title +
-                                 " is called from " + root->title + " at " + loc.str());
+                        fail(callee->event_use_loc, callee->event_use_text +
+                                                        " is only available in event_route (and "
+                                                        "routes called from it), but " +
+                                                        callee->title + " is called from " +
+                                                        root->title + " at " + loc.str());
                     visit(*callee);
                 }
             };
@@ -345,11 +355,16 @@ class Compiler {
 
     NodePtr expr(const config::Expr &e) {
         switch (e.kind) {
-        case ExprKind::Int: return constant(e.loc, e.ival);
-        case ExprKind::Str: return constant(e.loc, e.str.value);
-        case ExprKind::Null: return constant(e.loc, Value{});
-        case ExprKind::Pv: return pv(e.pv);
-        case ExprKind::Call: return call(e);
+        case ExprKind::Int:
+            return constant(e.loc, e.ival);
+        case ExprKind::Str:
+            return constant(e.loc, e.str.value);
+        case ExprKind::Null:
+            return constant(e.loc, Value{});
+        case ExprKind::Pv:
+            return pv(e.pv);
+        case ExprKind::Call:
+            return call(e);
         case ExprKind::Unary: {
             if (e.op == Op::Neg) {
                 auto n = node<NegNode>(e.loc);
@@ -360,7 +375,8 @@ class Compiler {
             n->x = expr(*e.lhs);
             return n;
         }
-        case ExprKind::Binary: return binary(e);
+        case ExprKind::Binary:
+            return binary(e);
         }
         fail(e.loc, "unknown expression");
     }
@@ -395,8 +411,8 @@ class Compiler {
                 try {
                     n->re.emplace(e.rhs->str.value, kRegexFlags);
                 } catch (const std::regex_error &err) {
-                    fail(e.rhs->loc, "bad regular expression \"" + e.rhs->str.value +
-                                         "\": " + err.what());
+                    fail(e.rhs->loc,
+                         "bad regular expression \"" + e.rhs->str.value + "\": " + err.what());
                 }
             } else {
                 n->pattern = expr(*e.rhs);
@@ -415,16 +431,13 @@ class Compiler {
 
     // A function argument: string literals are formats ("blocked $param(ip)").
     NodePtr arg(const config::Expr &e) {
-        if (e.kind != ExprKind::Str)
-            return expr(e);
+        if (e.kind != ExprKind::Str) return expr(e);
         auto parts = config::split_format(e.str);
-        if (!parts)
-            throw CompileError{parts.error().message};
+        if (!parts) throw CompileError{parts.error().message};
         bool dynamic = false;
         for (const auto &p : *parts)
             dynamic |= p.is_pv;
-        if (!dynamic)
-            return constant(e.loc, e.str.value);
+        if (!dynamic) return constant(e.loc, e.str.value);
         auto n = node<FormatNode>(e.loc);
         for (auto &p : *parts) {
             FormatNode::Part part;
@@ -442,13 +455,13 @@ class Compiler {
         if (n < min || n > max) {
             std::string range = min == max ? std::to_string(min)
                                            : std::to_string(min) + " to " + std::to_string(max);
-            fail(e.loc, e.name + " takes " + range + " argument" + (max == 1 ? "" : "s") +
-                            " " + signature + ", got " + std::to_string(n));
+            fail(e.loc, e.name + " takes " + range + " argument" + (max == 1 ? "" : "s") + " " +
+                            signature + ", got " + std::to_string(n));
         }
         for (size_t i = 0; i < n; ++i)
             if (!e.args[i] && !(e.name == "raise_event" && i == 1 && n == 3))
-                fail(e.arg_locs[i], "argument " + std::to_string(i + 1) + " of " + e.name +
-                                        " is empty");
+                fail(e.arg_locs[i],
+                     "argument " + std::to_string(i + 1) + " of " + e.name + " is empty");
     }
 
     EventName event_name(const config::Expr &a, const char *func) {
@@ -466,8 +479,7 @@ class Compiler {
 
     ssize_t avp_arg(const config::Expr *a, const std::string &func, int index, const char *role,
                     std::string &text) {
-        if (!a)
-            return -1;
+        if (!a) return -1;
         if (a->kind != ExprKind::Pv || a->pv.type != PvType::Avp)
             fail(a->loc, "argument " + std::to_string(index) + " of " + func +
                              " must be an $avp(…) holding the " + role);
@@ -485,8 +497,7 @@ class Compiler {
                 std::optional<int> level;
                 if (lv.kind == ExprKind::Str)
                     level = xlog_level(lv.str.value);
-                else if (lv.kind == ExprKind::Int && lv.ival >= log::Alert &&
-                         lv.ival <= log::Debug)
+                else if (lv.kind == ExprKind::Int && lv.ival >= log::Alert && lv.ival <= log::Debug)
                     level = static_cast<int>(lv.ival);
                 if (!level)
                     fail(lv.loc, "the xlog level must be one of \"L_ALERT\", \"L_CRIT\", "
@@ -567,33 +578,35 @@ class Compiler {
         const std::string &v = s.value;
         while (i <= v.size()) {
             size_t end = v.find(';', i);
-            if (end == std::string::npos)
-                end = v.size();
+            if (end == std::string::npos) end = v.size();
             size_t b = i, e2 = end;
-            while (b < e2 && std::isspace(static_cast<unsigned char>(v[b]))) ++b;
-            while (e2 > b && std::isspace(static_cast<unsigned char>(v[e2 - 1]))) --e2;
+            while (b < e2 && std::isspace(static_cast<unsigned char>(v[b])))
+                ++b;
+            while (e2 > b && std::isspace(static_cast<unsigned char>(v[e2 - 1])))
+                --e2;
             if (b == e2)
                 fail(at(b), "empty item in the fetch_event_params list (expected "
                             "[name=]$avp(…) or $var(…))");
             FetchParamsNode::Item item;
             size_t dollar = v.find('$', b);
             size_t eq = v.find('=', b);
-            if (eq != std::string::npos && eq < e2 && (dollar == std::string::npos || eq < dollar)) {
+            if (eq != std::string::npos && eq < e2 &&
+                (dollar == std::string::npos || eq < dollar)) {
                 item.name = v.substr(b, eq - b);
-                while (!item.name.empty() && std::isspace(static_cast<unsigned char>(item.name.back())))
+                while (!item.name.empty() &&
+                       std::isspace(static_cast<unsigned char>(item.name.back())))
                     item.name.pop_back();
-                if (item.name.empty())
-                    fail(at(b), "missing parameter name before '='");
+                if (item.name.empty()) fail(at(b), "missing parameter name before '='");
                 dollar = eq + 1;
-                while (dollar < e2 && std::isspace(static_cast<unsigned char>(v[dollar]))) ++dollar;
+                while (dollar < e2 && std::isspace(static_cast<unsigned char>(v[dollar])))
+                    ++dollar;
             }
             if (dollar == std::string::npos || dollar >= e2 || v[dollar] != '$')
                 fail(at(b), "expected $avp(…) or $var(…) in the fetch_event_params item \"" +
                                 v.substr(b, e2 - b) + "\"");
             size_t p = dollar;
             auto ref = config::parse_pv(std::string_view(v).substr(0, e2), p, at(dollar));
-            if (!ref)
-                throw CompileError{ref.error().message};
+            if (!ref) throw CompileError{ref.error().message};
             if (p != e2)
                 fail(at(p), "unexpected text after " + ref->text + " in fetch_event_params");
             item.target = target(*ref);
@@ -636,13 +649,10 @@ Result<std::shared_ptr<Script>> Script::compile(const config::Config &cfg, App &
     }
     std::shared_ptr<Script> script(new Script(app, std::move(prog)));
     // The route transport resolves "route:E_X" through the host table as it is subscribed.
-    if (app.services)
-        app.services->routes = script.get();
+    if (app.services) app.services->routes = script.get();
     for (const auto &r : script->program_->routes) {
-        if (r->kind != RouteKind::Event)
-            continue;
-        auto s = app.events->subscribe(r->name, "route:" + r->name, std::chrono::seconds(0),
-                                       false);
+        if (r->kind != RouteKind::Event) continue;
+        auto s = app.events->subscribe(r->name, "route:" + r->name, std::chrono::seconds(0), false);
         if (!s) {
             if (app.services && app.services->routes == script.get())
                 app.services->routes = nullptr;
@@ -654,23 +664,19 @@ Result<std::shared_ptr<Script>> Script::compile(const config::Config &cfg, App &
 }
 
 void Script::start() {
-    if (program_->startup)
-        run_route(*program_, *program_->startup, nullptr);
-    if (!app_.runtime)
-        return;
+    if (program_->startup) run_route(*program_, *program_->startup, nullptr);
+    if (!app_.runtime) return;
     std::weak_ptr<Script> weak = weak_from_this();
     for (RouteCode *t : program_->timers) {
         app_.runtime->every(std::chrono::seconds(t->interval), [weak, t] {
-            if (auto s = weak.lock())
-                run_route(*s->program_, *t, nullptr);
+            if (auto s = weak.lock()) run_route(*s->program_, *t, nullptr);
         });
     }
 }
 
 evi_route_t *Script::find_event_route(std::string_view name, bool &sync) {
     auto it = program_->event_routes.find(name);
-    if (it == program_->event_routes.end())
-        return nullptr;
+    if (it == program_->event_routes.end()) return nullptr;
     sync = it->second->sync;
     return reinterpret_cast<evi_route_t *>(it->second);
 }

@@ -12,18 +12,22 @@ namespace evi::script {
 
 using Value = std::variant<std::monostate, int64_t, std::string>;
 
-inline bool is_null(const Value &v) { return v.index() == 0; }
-inline bool is_int(const Value &v) { return v.index() == 1; }
-inline bool is_str(const Value &v) { return v.index() == 2; }
+inline bool is_null(const Value &v) {
+    return v.index() == 0;
+}
+inline bool is_int(const Value &v) {
+    return v.index() == 1;
+}
+inline bool is_str(const Value &v) {
+    return v.index() == 2;
+}
 
 // "42", "-7" → number; anything else (including "", " 1", "1x") → nullopt.
 inline std::optional<int64_t> parse_int(std::string_view s) {
     int64_t n = 0;
-    if (s.empty())
-        return std::nullopt;
+    if (s.empty()) return std::nullopt;
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-    if (ec != std::errc() || p != s.data() + s.size())
-        return std::nullopt;
+    if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
     return n;
 }
 
@@ -52,10 +56,8 @@ inline void append_printed(std::string &out, const Value &v) {
 
 // if ($var(x)): NULL, 0 and "" are false.
 inline bool truthy(const Value &v) {
-    if (is_int(v))
-        return std::get<int64_t>(v) != 0;
-    if (is_str(v))
-        return !std::get<std::string>(v).empty();
+    if (is_int(v)) return std::get<int64_t>(v) != 0;
+    if (is_str(v)) return !std::get<std::string>(v).empty();
     return false;
 }
 

@@ -36,7 +36,8 @@ static int route_parse(evi_str_t address, int from_mi, void **sock, unsigned *fl
     evi_route_t *route = NULL;
     int sync = 0;
     if (address.len == 0) {
-        snprintf(err, errlen, "expected an event name after \"route:\", as in route:E_PIKE_BLOCKED");
+        snprintf(err, errlen,
+                 "expected an event name after \"route:\", as in route:E_PIKE_BLOCKED");
         return EVI_ERR;
     }
     if (!host || host->route_find(host, address, &route, &sync) != EVI_OK || !route) {
@@ -58,8 +59,7 @@ static int route_parse(evi_str_t address, int from_mi, void **sock, unsigned *fl
     s->name[address.len] = '\0';
     *sock = s;
     *flags &= ~(unsigned)(EVI_TF_BLOCKING | EVI_TF_ASYNC);
-    if (!sync)
-        *flags |= EVI_TF_BLOCKING; /* async: a delivery worker runs the route */
+    if (!sync) *flags |= EVI_TF_BLOCKING; /* async: a delivery worker runs the route */
     return EVI_OK;
 }
 
@@ -83,7 +83,9 @@ static int route_print(const void *sock, char *buf, size_t len) {
     return snprintf(buf, len, "%s", s->name);
 }
 
-static void route_free(void *sock) { free(sock); }
+static void route_free(void *sock) {
+    free(sock);
+}
 
 static const evi_transport_t transports[] = {{
     sizeof(evi_transport_t),
@@ -116,4 +118,6 @@ static const evi_module_t module = {
     NULL,
 };
 
-const evi_module_t *evi_module_descriptor(void) { return &module; }
+const evi_module_t *evi_module_descriptor(void) {
+    return &module;
+}

@@ -41,10 +41,8 @@ inline std::string show(const evi_event_t &ev) {
     out += "(";
     for (size_t i = 0; i < ev.nparams; ++i) {
         const auto &p = ev.params[i];
-        if (i)
-            out += ",";
-        if (p.name.len)
-            out += std::string(p.name.s, p.name.len) + "=";
+        if (i) out += ",";
+        if (p.name.len) out += std::string(p.name.s, p.name.len) + "=";
         if (p.type == EVI_VAL_INT)
             out += std::to_string(p.i);
         else
@@ -66,11 +64,15 @@ inline int rec_raise(void *, const evi_event_t *ev, uint64_t) {
     r.cv.notify_all();
     return EVI_OK;
 }
-inline int rec_match(const void *, const void *) { return 1; }
-inline int rec_print(const void *, char *buf, size_t len) { return std::snprintf(buf, len, "x"); }
+inline int rec_match(const void *, const void *) {
+    return 1;
+}
+inline int rec_print(const void *, char *buf, size_t len) {
+    return std::snprintf(buf, len, "x");
+}
 inline void rec_free(void *) {}
-inline const evi_transport_t rec_transport{sizeof(evi_transport_t), "rec", 0, rec_parse,
-                                           rec_raise, rec_match, rec_print, rec_free};
+inline const evi_transport_t rec_transport{
+    sizeof(evi_transport_t), "rec", 0, rec_parse, rec_raise, rec_match, rec_print, rec_free};
 
 extern "C" const evi_module_t *evi_module_descriptor(void); // plugins/route/route.c
 
@@ -125,11 +127,9 @@ struct Host {
     // Parse and compile; the error message, or "" when it compiled.
     std::string compile(const std::string &text) {
         auto cfg = evi::config::parse_text(text, "t.cfg");
-        if (!cfg)
-            return cfg.error().message;
+        if (!cfg) return cfg.error().message;
         auto s = evi::script::Script::compile(*cfg, app);
-        if (!s)
-            return s.error().message;
+        if (!s) return s.error().message;
         app.script = *s;
         return "";
     }
@@ -138,10 +138,10 @@ struct Host {
     // Text without a startup_route becomes its body (from line 2), after a subscription of
     // E_OUT to the recorder.
     std::string run(const std::string &text) {
-        std::string cfg = text.find("startup_route") != std::string::npos
-                              ? text
-                              : "startup_route { subscribe_event(\"E_OUT\", \"rec:x\");\n" +
-                                    text + "\n}\n";
+        std::string cfg =
+            text.find("startup_route") != std::string::npos
+                ? text
+                : "startup_route { subscribe_event(\"E_OUT\", \"rec:x\");\n" + text + "\n}\n";
         auto err = compile(cfg);
         REQUIRE_MESSAGE(err.empty(), err);
         app.script->start();
@@ -173,8 +173,7 @@ struct Host {
         std::lock_guard lock(r.m);
         std::string out;
         for (const auto &l : r.logs)
-            if (l.find(needle) != std::string::npos)
-                out += (out.empty() ? "" : "\n") + l;
+            if (l.find(needle) != std::string::npos) out += (out.empty() ? "" : "\n") + l;
         return out;
     }
 };

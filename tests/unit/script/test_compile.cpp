@@ -85,8 +85,8 @@ TEST_CASE("$param in a route called from a timer_route is refused, from an event
 
 TEST_CASE("a bad regular expression is a config error at the pattern") {
     Host h;
-    CHECK(h.compile("startup_route { if (\"a\" =~ \"(\") exit; }").rfind(
-              "t.cfg:1:28: error: bad regular expression \"(\": ", 0) == 0);
+    CHECK(h.compile("startup_route { if (\"a\" =~ \"(\") exit; }")
+              .rfind("t.cfg:1:28: error: bad regular expression \"(\": ", 0) == 0);
 }
 
 TEST_CASE("only $var and $avp can be assigned") {
@@ -108,8 +108,8 @@ TEST_CASE("fetch_event_params items are checked") {
 
 TEST_CASE("an unknown pseudo-variable in a function argument is a config error") {
     Host h;
-    CHECK(h.compile("startup_route { xlog(\"x $foo y\"); }").rfind(
-              "t.cfg:1:25: error: unknown pseudo-variable $foo", 0) == 0);
+    CHECK(h.compile("startup_route { xlog(\"x $foo y\"); }")
+              .rfind("t.cfg:1:25: error: unknown pseudo-variable $foo", 0) == 0);
 }
 
 TEST_CASE("event_route without the event_route module says to load it") {

@@ -34,7 +34,9 @@ std::string parse_error(const std::string &text) {
     return c.ok() ? "no error" : c.error().message;
 }
 
-std::string at(const Location &l) { return std::to_string(l.line) + ":" + std::to_string(l.col); }
+std::string at(const Location &l) {
+    return std::to_string(l.line) + ":" + std::to_string(l.col);
+}
 
 } // namespace
 
@@ -62,8 +64,7 @@ TEST_CASE("two-character operators are single tokens") {
     auto t = lex(":= == != <= >= =~ !~ && || < > ! = :");
     std::string joined;
     for (const auto &x : t)
-        if (x.kind == Tok::Punct)
-            joined += x.text + " ";
+        if (x.kind == Tok::Punct) joined += x.text + " ";
     CHECK(joined == ":= == != <= >= =~ !~ && || < > ! = : ");
 }
 
@@ -82,7 +83,9 @@ TEST_CASE("single-quoted strings take no escapes") {
     CHECK(t[0].str.raw);
 }
 
-TEST_CASE("numbers may be written in hex") { CHECK(lex("0x1F")[0].ival == 31); }
+TEST_CASE("numbers may be written in hex") {
+    CHECK(lex("0x1F")[0].ival == 31);
+}
 
 TEST_CASE("pseudo-variables: $param by name and by 1-based position, $Ts, $pid, $rc") {
     auto t = lex("$param(ip) $param(2) $Ts $pid $rc $avp(pike-ip)");
@@ -96,16 +99,19 @@ TEST_CASE("pseudo-variables: $param by name and by 1-based position, $Ts, $pid, 
 }
 
 TEST_CASE("lexer errors name file:line:col") {
-    CHECK(lex_error("x = \"abc") == "t.cfg:1:5: error: unterminated string: missing the closing \"");
+    CHECK(lex_error("x = \"abc") ==
+          "t.cfg:1:5: error: unterminated string: missing the closing \"");
     CHECK(lex_error("a\n /* x") == "t.cfg:2:2: error: unterminated comment: '/*' without '*/'");
     CHECK(lex_error("  @") == "t.cfg:1:3: error: unexpected character '@'");
     CHECK(lex_error("a & b") == "t.cfg:1:3: error: unexpected '&' (did you mean '&&'?)");
-    CHECK(lex_error("\"\\xZZ\"") == "t.cfg:1:2: error: '\\x' needs one or two hex digits, as in \\xc3");
+    CHECK(lex_error("\"\\xZZ\"") ==
+          "t.cfg:1:2: error: '\\x' needs one or two hex digits, as in \\xc3");
     CHECK(lex_error("99999999999999999999") ==
           "t.cfg:1:1: error: number 99999999999999999999 is too large (the limit is "
           "9223372036854775807)");
-    CHECK(lex_error("12ab") ==
-          "t.cfg:1:1: error: invalid number '12a…' (expected digits only, or quotes around a name)");
+    CHECK(
+        lex_error("12ab") ==
+        "t.cfg:1:1: error: invalid number '12a…' (expected digits only, or quotes around a name)");
 }
 
 TEST_CASE("unknown or malformed pseudo-variables are errors where the $ is") {

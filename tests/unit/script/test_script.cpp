@@ -21,8 +21,9 @@ TEST_CASE("string + concatenates and numbers print in decimal") {
 
 TEST_CASE("a numeric string takes part in arithmetic as a number") {
     Host h;
-    CHECK(h.run(R"($var(s) = "40"; $avp(v) = $var(s) - 2 * -1; raise_event("E_OUT", , $avp(v));)") ==
-          "E_OUT(42)");
+    CHECK(
+        h.run(R"($var(s) = "40"; $avp(v) = $var(s) - 2 * -1; raise_event("E_OUT", , $avp(v));)") ==
+        "E_OUT(42)");
 }
 
 TEST_CASE("string escapes give the bytes they name, \\xHH included") {
@@ -181,13 +182,15 @@ TEST_CASE("endless route() recursion is stopped with a runtime error") {
 TEST_CASE("a runtime error logs the route and location, and the next run works") {
     Host h;
     CHECK(h.compile(R"(startup_route { subscribe_event("E_OUT", "rec:x"); }
-        timer_route[t, 1] { $var(z) = 0; raise_event("E_OUT"); $var(x) = 1 / $var(z); raise_event("E_OUT"); })") == "");
+        timer_route[t, 1] { $var(z) = 0; raise_event("E_OUT"); $var(x) = 1 / $var(z); raise_event("E_OUT"); })") ==
+          "");
     h.app.runtime->start();
     h.app.script->start();
     CHECK(h.wait_events(2, 3s));
     CHECK(h.events() == "E_OUT()\nE_OUT()");
-    CHECK(h.logs("division").find("ERROR script: runtime error in timer_route[t] at "
-                                  "t.cfg:2:76: division by zero") == 0);
+    CHECK(h.logs("division")
+              .find("ERROR script: runtime error in timer_route[t] at "
+                    "t.cfg:2:76: division by zero") == 0);
 }
 
 // ---- pseudo-variables -------------------------------------------------------------------------
@@ -290,14 +293,17 @@ TEST_CASE("raise_event with more names than values raises the values and warns")
     Host h;
     CHECK(h.run(R"($avp(n) = "b"; $avp(n) = "a"; $avp(v) = 1;
         raise_event("E_OUT", $avp(n), $avp(v));)") == "E_OUT(a=1)");
-    CHECK(h.logs("more names").find("WARNING script: startup_route at t.cfg:3:9: "
-                                    "raise_event: $avp(n) has more names") == 0);
+    CHECK(h.logs("more names")
+              .find("WARNING script: startup_route at t.cfg:3:9: "
+                    "raise_event: $avp(n) has more names") == 0);
 }
 
 TEST_CASE("raise_event with empty AVPs raises an event without params") {
     Host h;
-    CHECK(h.run(R"(raise_event("E_OUT", $avp(none), $avp(nothing)); raise_event("E_OUT", , $avp(x));)") ==
-          "E_OUT()\nE_OUT()");
+    CHECK(
+        h.run(
+            R"(raise_event("E_OUT", $avp(none), $avp(nothing)); raise_event("E_OUT", , $avp(x));)") ==
+        "E_OUT()\nE_OUT()");
 }
 
 TEST_CASE("raise_event refuses a number as an attribute name") {
@@ -308,8 +314,10 @@ TEST_CASE("raise_event refuses a number as an attribute name") {
 
 TEST_CASE("raise_event expands pseudo-variables in the event name") {
     Host h;
-    CHECK(h.run(R"~(subscribe_event("E_DYN_7", "rec:x"); $var(n) = 7; raise_event("E_DYN_$var(n)");)~") ==
-          "E_DYN_7()");
+    CHECK(
+        h.run(
+            R"~(subscribe_event("E_DYN_7", "rec:x"); $var(n) = 7; raise_event("E_DYN_$var(n)");)~") ==
+        "E_DYN_7()");
 }
 
 TEST_CASE("raise_event publishes literal event names at compile time") {
@@ -326,7 +334,8 @@ TEST_CASE("subscribe_event builds its socket from expanded strings") {
 
 TEST_CASE("subscribe_event without expire never expires, with expire it does") {
     Host h;
-    h.run(R"(startup_route { subscribe_event("E_A", "rec:x"); subscribe_event("E_B", "rec:x", 30); })");
+    h.run(
+        R"(startup_route { subscribe_event("E_A", "rec:x"); subscribe_event("E_B", "rec:x", 30); })");
     auto a = h.app.events->subscribers(std::string_view("E_A"));
     auto b = h.app.events->subscribers(std::string_view("E_B"));
     REQUIRE(a.size() == 1);
