@@ -36,13 +36,16 @@ class UdpSink:
                 return msg
         return None
 
-    def drain(self, quiet=0.2):
+    def drain(self, quiet=0.2, limit=5.0):
+        """Datagrams until none came for `quiet` seconds, or for at most `limit` seconds."""
         out = []
-        while True:
+        deadline = time.time() + limit
+        while time.time() < deadline:
             d = self.recv(quiet)
             if d is None:
-                return out
+                break
             out.append(d)
+        return out
 
     def close(self):
         self.sock.close()
