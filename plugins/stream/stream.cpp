@@ -201,7 +201,8 @@ int deliver(StreamSocket &s, const evi_event_t &ev) {
     return EVI_ERR;
 }
 
-int stream_parse(evi_str_t address, int, void **sock, unsigned *, char *err, std::size_t errlen) {
+int stream_parse(evi_str_t address, int, void **sock, unsigned *flags, char *err,
+                 std::size_t errlen) {
     try {
         auto s = std::make_unique<StreamSocket>();
         std::string why;
@@ -210,6 +211,10 @@ int stream_parse(evi_str_t address, int, void **sock, unsigned *, char *err, std
             return EVI_ERR;
         }
         s->dest = destinations.acquire(s->addr.dest);
+        // The host's JSON is used only for plain notifications; spare it the encoding otherwise.
+        if (flags &&
+            (settings.reliable || !s->addr.method.empty() || !settings.event_param.empty()))
+            *flags &= ~static_cast<unsigned>(EVI_TF_JSON);
         *sock = s.release();
         return EVI_OK;
     } catch (...) {
