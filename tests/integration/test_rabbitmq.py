@@ -1,0 +1,285 @@
+"""event_rabbitmq against a real RabbitMQ broker on loopback (started here, stopped at the end).
+
+One broker serves the whole module (plain and TLS listeners); the tests that stop it start it
+again before they end."""
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+import unittest
+
+from evitest import PLUGINS, EvidTestCase, wait_for
+import rabbit_peer
+
+broker = None
+certs = None
+other_ca = None
+
+
+def setUpModule():
+    global broker, certs, other_ca
+    if not os.path.exists(os.path.join(PLUGINS, "event_rabbitmq.so")):
+        raise unittest.SkipTest("event_rabbitmq.so not built (librabbitmq missing at configure)")
+    reason = rabbit_peer.available()
+    if reason:
+        raise RuntimeError(reason)
+    cert_dir = tempfile.mkdtemp(prefix="evi-rabbit-certs-")
+    certs = rabbit_peer.make_test_ca(cert_dir)
+    other_ca = os.path.join(cert_dir, "other-ca.pem")
+    broker = rabbit_peer.Broker(tls_files=certs)
+    # Runs after the last test, and also when setUpModule fails half-way.
+    unittest.addModuleCleanup(broker.remove)
+    unittest.addModuleCleanup(shutil.rmtree, cert_dir, True)
+    broker.start()
+
+
+BODY = '{"jsonrpc":"2.0","method":"E_RMQ","params":{"s":"hello","n":42}}'
+
+
+def config(socket, params=""):
+    return ('loadmodule "event_rabbitmq.so"\n' + params +
+            'startup_route {\n    subscribe_event("E_RMQ", "%s");\n}\n' % socket)
+
+
+def subscriber(e, event="E_RMQ"):
+    for ev in e.mi("subscribers_list")["result"]["Events"]:
+        if ev["name"] == event:
+            return ev["Subscribers"][0]
+    return None
+
+
+def stat(e, name):
+    return e.mi("get_statistics", {"statistics": ["all"]})["result"].get(
+        "modules:evi_event_rabbitmq_" + name)
+
+
+class RabbitTestCase(EvidTestCase):
+    def raise_hello(self, e, event="E_RMQ"):
+        r = e.mi("raise_event", {"event": event, "params": {"s": "hello", "n": 42}})
+        self.assertEqual(r.get("result"), "OK", r)
+
+    def wait_outcomes(self, e, n, timeout=15):
+        ok = wait_for(lambda: (lambda s: s and s["delivered"] + s["failed"] >= n)(subscriber(e)),
+                      timeout=timeout)
+        self.assertTrue(ok, "outcomes never reached %d: %s" % (n, subscriber(e)))
+        return subscriber(e)
+
+    def ensure_broker_running(self):
+        if not broker.running():
+            broker.start()
+
+
+class Delivery(RabbitTestCase):
+    def test_plain_delivery_publishes_the_json_rpc_notification_to_the_queue(self):
+        broker.peer("queue", "q_plain", "transient")
+        e = self.evid(config("rabbitmq:127.0.0.1:%d/q_plain" % broker.port))
+        self.raise_hello(e)
+        s = self.wait_outcomes(e, 1)
+        self.assertEqual((s["delivered"], s["failed"]), (1, 0))
+        msgs = broker.consume("q_plain", 10, idle_ms=300)
+        self.assertEqual(len(msgs), 1, msgs)
+        m = msgs[0]
+        self.assertEqual(m.body, BODY)
+        self.assertEqual(m.content_type, "application/json")
+        self.assertEqual(m.delivery_mode, 0)
+        self.assertEqual((m.exchange, m.routing_key), ("", "q_plain"))
+
+    def test_exchange_and_routing_key_reach_the_bound_queue(self):
+        broker.peer("exchange", "ev_topic", "topic", "queue", "q_topic", "transient",
+                    "bind", "q_topic", "ev_topic", "sip.#")
+        e = self.evid(config("rabbitmq:guest:guest@127.0.0.1:%d/exchange=ev_topic?sip.calls"
+                             % broker.port))
+        self.raise_hello(e)
+        self.assertEqual(self.wait_outcomes(e, 1)["delivered"], 1)
+        msgs = broker.consume("q_topic", 10, idle_ms=300)
+        self.assertEqual([(m.exchange, m.routing_key, m.body) for m in msgs],
+                         [("ev_topic", "sip.calls", BODY)])
+
+    def test_persistent_sets_delivery_mode_2(self):
+        broker.peer("queue", "q_persist", "durable")
+        e = self.evid(config("rabbitmq:127.0.0.1:%d/persistent?q_persist" % broker.port))
+        self.raise_hello(e)
+        self.assertEqual(self.wait_outcomes(e, 1)["delivered"], 1)
+        msgs = broker.consume("q_persist", 10, idle_ms=300)
+        self.assertEqual([(m.delivery_mode, m.body) for m in msgs], [(2, BODY)])
+
+    def test_vhost_parameter_publishes_into_that_vhost(self):
+        broker.ctl("add_vhost", "evi_vh")
+        broker.ctl("set_permissions", "-p", "evi_vh", "guest", ".*", ".*", ".*")
+        broker.peer("queue", "q_vh", "transient", vhost="evi_vh")
+        e = self.evid(config("rabbitmq:127.0.0.1:%d/vhost=evi_vh?q_vh" % broker.port))
+        self.raise_hello(e)
+        self.assertEqual(self.wait_outcomes(e, 1)["delivered"], 1)
+        self.assertEqual([m.body for m in broker.consume("q_vh", 10, 300, vhost="evi_vh")],
+                         [BODY])
+
+    def test_events_of_one_subscriber_arrive_in_raise_order(self):
+        broker.peer("queue", "q_order", "transient")
+        e = self.evid(config("rabbitmq:127.0.0.1:%d/q_order" % broker.port))
+        for i in range(200):
+            e.mi("raise_event", {"event": "E_RMQ", "params": {"n": i}})
+        self.assertEqual(self.wait_outcomes(e, 200)["delivered"], 200)
+        got = [json.loads(m.body)["params"]["n"] for m in broker.consume("q_order", 500, 300)]
+        self.assertEqual(got, list(range(200)))
+
+    def test_print_hides_the_password(self):
+        e = self.evid(config("rabbitmq:bob:s3cret@127.0.0.1:%d/persistent?q" % broker.port))
+        s = subscriber(e)
+        self.assertEqual(s["socket"], "rabbitmq:bob@127.0.0.1:%d/persistent?q" % broker.port)
+        self.assertNotIn("s3cret", json.dumps(e.mi("subscribers_list")))
+
+
+class Failures(RabbitTestCase):
+    def test_bad_credentials_fail_with_a_clear_error_and_the_daemon_keeps_running(self):
+        broker.peer("queue", "q_good", "transient")
+        e = self.evid('loadmodule "event_rabbitmq.so"\nstartup_route {\n'
+                      '  subscribe_event("E_RMQ", "rabbitmq:guest:wrong@127.0.0.1:%d/q_good");\n'
+                      '  subscribe_event("E_OK", "rabbitmq:127.0.0.1:%d/q_good");\n}\n'
+                      % (broker.port, broker.port))
+        self.raise_hello(e)
+        s = self.wait_outcomes(e, 1)
+        self.assertEqual((s["delivered"], s["failed"]), (0, 1))
+        self.assertTrue(e.wait_log("ACCESS_REFUSED"), e.log())
+        self.assertIn("refused the connection: login as 'guest' on vhost '/'", e.log())
+        self.assertNotIn("wrong", e.log())
+        # While refused, further events fail at once; the daemon and other brokers work.
+        self.raise_hello(e)
+        self.assertEqual(self.wait_outcomes(e, 2)["failed"], 2)
+        self.assertTrue(e.alive())
+        self.raise_hello(e, "E_OK")
+        ok = wait_for(lambda: subscriber(e, "E_OK")["delivered"] == 1, timeout=10)
+        self.assertTrue(ok, subscriber(e, "E_OK"))
+        self.assertEqual([m.body for m in broker.consume("q_good", 10, 300)],
+                         [BODY.replace("E_RMQ", "E_OK")])
+
+    def test_an_unroutable_event_counts_as_failed(self):
+        e = self.evid(config("rabbitmq:127.0.0.1:%d/no_such_queue" % broker.port))
+        self.raise_hello(e)
+        s = self.wait_outcomes(e, 1)
+        self.assertEqual((s["delivered"], s["failed"]), (0, 1))
+        self.assertEqual(stat(e, "returned"), 1)
+        self.assertIn("312 NO_ROUTE", e.log())
+
+    def test_a_missing_exchange_fails_the_event_and_not_the_others(self):
+        broker.peer("queue", "q_after", "transient")
+        e = self.evid('loadmodule "event_rabbitmq.so"\nstartup_route {\n'
+                      '  subscribe_event("E_RMQ", "rabbitmq:127.0.0.1:%d/exchange=nope?k");\n'
+                      '  subscribe_event("E_OK", "rabbitmq:127.0.0.1:%d/q_after");\n}\n'
+                      % (broker.port, broker.port))
+        self.raise_hello(e)
+        self.raise_hello(e, "E_OK")
+        s = self.wait_outcomes(e, 1)
+        self.assertEqual((s["delivered"], s["failed"]), (0, 1))
+        self.assertIn("exchange 'nope': 404 NOT_FOUND", e.log())
+        self.assertTrue(wait_for(lambda: subscriber(e, "E_OK")["delivered"] == 1, timeout=10))
+        self.assertEqual(len(broker.consume("q_after", 10, 300)), 1)
+
+    def test_a_malformed_socket_is_refused_with_the_reason(self):
+        e = self.evid('loadmodule "event_rabbitmq.so"\n')
+        r = e.mi("event_subscribe", {"event": "E_CORE_THRESHOLD",
+                                     "socket": "rabbitmq:127.0.0.1/colour=red?k"})
+        self.assertIn("error", r)
+        self.assertIn("unknown parameter 'colour=red'", json.dumps(r))
+
+
+class BrokerOutages(RabbitTestCase):
+    def tearDown(self):
+        self.ensure_broker_running()
+
+    def test_a_broker_restart_in_a_stream_of_10000_events_loses_none(self):
+        broker.peer("delete", "q_stream", "queue", "q_stream", "durable")
+        e = self.evid(config("rabbitmq:127.0.0.1:%d/persistent?q_stream" % broker.port,
+                             'modparam("event_rabbitmq", "connect_timeout", 200)\n'))
+        total = 10000
+        raised = [0]
+        errors = []
+
+        def stream():
+            try:
+                for i in range(total):
+                    r = e.mi("raise_event", {"event": "E_RMQ", "params": {"n": i}})
+                    if r.get("result") != "OK":
+                        errors.append(r)
+                    raised[0] = i + 1
+                    if i % 500 == 0:
+                        time.sleep(0.1)  # ~4 s in all: the restart lands in the middle
+            except Exception as ex:  # reported by the assertion below
+                errors.append(repr(ex))
+
+        t = threading.Thread(target=stream)
+        t.start()
+        try:
+            self.assertTrue(wait_for(lambda: raised[0] >= 2000, timeout=30))
+            broker.stop()
+            stopped_at = raised[0]
+            broker.start()
+        finally:
+            t.join(120)
+        self.assertEqual(errors, [])
+        self.assertLess(stopped_at, total, "the stream ended before the broker stopped")
+        s = self.wait_outcomes(e, total, timeout=120)
+        self.assertEqual((s["delivered"], s["failed"], s["dropped"]), (total, 0, 0), s)
+        msgs = broker.consume("q_stream", total * 2, idle_ms=1000)
+        seen = {json.loads(m.body)["params"]["n"] for m in msgs}
+        self.assertEqual(len(seen), total, "missing: %s" % sorted(set(range(total)) - seen)[:20])
+        self.assertGreaterEqual(stat(e, "reconnects"), 1)
+        self.assertIn("lost", e.log())
+
+    def test_events_raised_while_the_broker_is_down_at_start_up_arrive_in_order(self):
+        broker.peer("delete", "q_down", "queue", "q_down", "durable")
+        broker.stop()
+        e = self.evid(config("rabbitmq:127.0.0.1:%d/persistent?q_down" % broker.port,
+                             'modparam("event_rabbitmq", "connect_timeout", 200)\n'))
+        for i in range(5):
+            e.mi("raise_event", {"event": "E_RMQ", "params": {"n": i}})
+        self.assertTrue(e.wait_log("cannot connect to broker", timeout=5), e.log())
+        self.assertEqual(subscriber(e)["delivered"], 0)
+        broker.start()
+        s = self.wait_outcomes(e, 5, timeout=20)
+        self.assertEqual((s["delivered"], s["failed"]), (5, 0))
+        got = [json.loads(m.body)["params"]["n"] for m in broker.consume("q_down", 10, 500)]
+        self.assertEqual(got, [0, 1, 2, 3, 4])
+
+    def test_max_event_age_drops_and_counts_events_that_waited_too_long(self):
+        broker.peer("delete", "q_age", "queue", "q_age", "durable")
+        broker.stop()
+        e = self.evid(config("rabbitmq:127.0.0.1:%d/persistent?q_age" % broker.port,
+                             'modparam("event_rabbitmq", "max_event_age", 1)\n'
+                             'modparam("event_rabbitmq", "connect_timeout", 200)\n'))
+        for i in range(3):
+            e.mi("raise_event", {"event": "E_RMQ", "params": {"n": i}})
+        s = self.wait_outcomes(e, 3, timeout=10)
+        self.assertEqual((s["delivered"], s["failed"]), (0, 3))
+        self.assertEqual(stat(e, "expired"), 3)
+        self.assertIn("older than max_event_age 1 s", e.log())
+        broker.start()
+        e.mi("raise_event", {"event": "E_RMQ", "params": {"n": 3}})
+        s = self.wait_outcomes(e, 4, timeout=20)
+        self.assertEqual((s["delivered"], s["failed"]), (1, 3))
+        got = [json.loads(m.body)["params"]["n"] for m in broker.consume("q_age", 10, 500)]
+        self.assertEqual(got, [3])
+
+
+class Tls(RabbitTestCase):
+    def test_tls_delivers_to_a_broker_whose_certificate_the_ca_signed(self):
+        broker.peer("queue", "q_tls", "transient")
+        e = self.evid(config("rabbitmq:localhost:%d/tls?q_tls" % broker.tls_port,
+                             'modparam("event_rabbitmq", "tls_ca_file", "%s")\n' % certs[0]))
+        self.raise_hello(e)
+        s = self.wait_outcomes(e, 1)
+        self.assertEqual((s["delivered"], s["failed"]), (1, 0), e.log())
+        self.assertEqual([m.body for m in broker.consume("q_tls", 10, 300)], [BODY])
+
+    def test_tls_refuses_a_broker_certificate_from_another_ca(self):
+        e = self.evid(config("rabbitmq:localhost:%d/tls?q_tls" % broker.tls_port,
+                             'modparam("event_rabbitmq", "tls_ca_file", "%s")\n' % other_ca))
+        self.raise_hello(e)
+        s = self.wait_outcomes(e, 1)
+        self.assertEqual((s["delivered"], s["failed"]), (0, 1))
+        self.assertIn("refused the connection", e.log())
+
+
+if __name__ == "__main__":
+    unittest.main()
