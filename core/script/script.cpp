@@ -524,6 +524,7 @@ class Compiler {
             auto n = node<SubscribeEventNode>(e.loc);
             n->event = event_name(*e.args[0], "subscribe_event");
             n->socket = arg(*e.args[1]);
+            check_socket(*e.args[1], *n->socket);
             if (e.args.size() == 3) {
                 const auto &x = *e.args[2];
                 if ((x.kind == ExprKind::Str && !parse_int(x.str.value)) ||
@@ -565,6 +566,29 @@ class Compiler {
             return n;
         }
         fail(e.loc, "unknown function '" + name + "' (known: " + kFunctions + ")");
+    }
+
+    // A socket written literally must name a loaded transport: "udp:…", "flatstore:…".
+    void check_socket(const config::Expr &a, const Node &compiled) {
+        if (a.kind == ExprKind::Int || a.kind == ExprKind::Null)
+            fail(a.loc, "the socket of subscribe_event must be a string such as "
+                        "\"udp:127.0.0.1:8888\"");
+        auto *c = dynamic_cast<const ConstNode *>(&compiled);
+        if (!c || !is_str(c->v)) return;
+        const auto &text = std::get<std::string>(c->v);
+        auto colon = text.find(':');
+        if (colon == std::string::npos || colon == 0)
+            fail(a.loc, "bad socket \"" + text +
+                            "\": expected proto:address, as in "
+                            "\"udp:127.0.0.1:8888\"");
+        if (!app_.transports.find(std::string_view(text).substr(0, colon))) {
+            std::string known;
+            for (const auto &p : app_.transports.protos())
+                known += (known.empty() ? "" : ", ") + p;
+            fail(a.loc, "no loaded module provides the transport '" + text.substr(0, colon) +
+                            "' of \"" + text +
+                            "\" (loaded: " + (known.empty() ? std::string("none") : known) + ")");
+        }
     }
 
     // "ip=$avp(ip);$var(second)": parsed once here.

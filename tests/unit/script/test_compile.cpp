@@ -124,3 +124,16 @@ TEST_CASE("return takes a number") {
     CHECK(h.compile("route[r] { return(\"x\"); }") ==
           "t.cfg:1:19: error: return takes a number, as in return(1) or return(-1)");
 }
+
+TEST_CASE("a literal subscribe_event socket must name a loaded transport") {
+    Host h;
+    CHECK(h.compile("startup_route { subscribe_event(\"E\", \"udp:127.0.0.1:9\"); }") ==
+          "t.cfg:1:38: error: no loaded module provides the transport 'udp' of "
+          "\"udp:127.0.0.1:9\" (loaded: rec, route)");
+    CHECK(h.compile("startup_route { subscribe_event(\"E\", \"nocolon\"); }") ==
+          "t.cfg:1:38: error: bad socket \"nocolon\": expected proto:address, as in "
+          "\"udp:127.0.0.1:8888\"");
+    CHECK(h.compile("startup_route { subscribe_event(\"E\", 5); }") ==
+          "t.cfg:1:38: error: the socket of subscribe_event must be a string such as "
+          "\"udp:127.0.0.1:8888\"");
+}

@@ -10,7 +10,9 @@ namespace {
 const evi_transport_t &route_transport() {
     return script_test::evi_module_descriptor()->transports[0];
 }
-evi_str_t str(const char *s) { return {s, std::strlen(s)}; }
+evi_str_t str(const char *s) {
+    return {s, std::strlen(s)};
+}
 } // namespace
 
 TEST_CASE("a route: socket of a sync event_route is inline, of an async one blocking") {

@@ -347,7 +347,10 @@ TEST_CASE("subscribe_event without expire never expires, with expire it does") {
 
 TEST_CASE("subscribe_event to an unknown transport returns false and logs the reason") {
     Host h;
-    CHECK(h.run(R"(if (!subscribe_event("E_OUT", "nope:x")) raise_event("E_OUT");)") == "E_OUT()");
+    CHECK(
+        h.run(
+            R"($var(p) = "nope"; if (!subscribe_event("E_OUT", "$var(p):x")) raise_event("E_OUT");)") ==
+        "E_OUT()");
     CHECK(h.logs("subscribe_event(\"E_OUT\", \"nope:x\")") != "");
 }
 
