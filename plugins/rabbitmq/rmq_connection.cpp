@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "evi_plugin.h"
@@ -274,11 +275,21 @@ bool Connection::connect() {
         if (!sock) return attempt_failed("cannot create a socket", false);
     }
     timeval ctv = to_timeval(std::chrono::milliseconds(settings_.connect_timeout_ms));
+    errno = 0;
     int rc = amqp_socket_open_noblock(sock, endpoint_.host.c_str(), endpoint_.port, &ctv);
     if (rc != AMQP_STATUS_OK) {
+        int saved_errno = errno;
         bool verify = rc == AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED ||
                       rc == AMQP_STATUS_SSL_PEER_VERIFY_FAILED;
-        return attempt_failed(amqp_error_string2(rc), verify);
+        std::string why = amqp_error_string2(rc);
+        // rabbitmq-c leaves errno at EINPROGRESS from its non-blocking connect: useless.
+        if (rc == AMQP_STATUS_SOCKET_ERROR && saved_errno && saved_errno != EINPROGRESS)
+            why += std::string(" (") + std::strerror(saved_errno) + ")";
+        else if (rc == AMQP_STATUS_SOCKET_ERROR)
+            why = "TCP connection failed (refused or unreachable)";
+        if (rc == AMQP_STATUS_TIMEOUT)
+            why += " (connect_timeout " + std::to_string(settings_.connect_timeout_ms) + " ms)";
+        return attempt_failed(why, verify);
     }
     if (settings_.timeout_ms > 0) {
         timeval t = to_timeval(std::chrono::milliseconds(settings_.timeout_ms));
