@@ -11,6 +11,15 @@ from evitest import EvidTestCase, wait_for
 from local_peers import (MODULES, DatagramSink, ipv6_loopback, mi_ok, statistic,
                          subscribers)
 
+def wmem_default():
+    """The default socket send buffer: a unix datagram larger than it is EMSGSIZE."""
+    try:
+        with open("/proc/sys/net/core/wmem_default") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return 1 << 30
+
+
 HELLO = b'{"jsonrpc":"2.0","method":"E_UDP","params":{"s":"hello","n":42}}'
 
 
@@ -83,6 +92,22 @@ class DatagramTest(EvidTestCase):
         self.assertEqual(statistic(e, "modules:evi_event_datagram_oversized"), 1)
         sub = subscribers(e, "E_UDP")[0]
         self.assertEqual((sub["delivered"], sub["failed"]), (1, 1))
+
+    @unittest.skipUnless(wmem_default() < 400000, "unix datagrams of 400 kB fit here")
+    def test_an_event_larger_than_a_unix_datagram_is_refused_and_counted(self):
+        tmp = tempfile.mkdtemp(prefix="evi-dgram-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        s = self.sink("unix", path=os.path.join(tmp, "consumer.sock"))
+        e = self.start([s.address])
+        mi_ok(e, "raise_event", {"event": "E_UDP", "params": {"big": "x" * 70000}})
+        mi_ok(e, "raise_event", {"event": "E_UDP", "params": {"big": "y" * 400000}})
+        got = s.wait(1)
+        self.assertEqual(len(got), 1)  # 70 kB fits a unix datagram; 400 kB does not
+        self.assertEqual(len(got[0]), len(b'{"jsonrpc":"2.0","method":"E_UDP","params":{"big":""}}')
+                         + 70000)
+        self.assertTrue(wait_for(
+            lambda: statistic(e, "modules:evi_event_datagram_oversized") == 1))
+        self.assertEqual(s.drain(0.3), got)
 
     def test_a_unix_socket_without_listener_is_a_failed_delivery(self):
         path = "/tmp/evi-dgram-nobody-%d.sock" % os.getpid()
