@@ -164,7 +164,7 @@ void register_core_commands(App &app) {
     add(app,
         {"event_subscribe",
          {"evi:subscribe"},
-         "Subscribe a socket to an event for `expire` seconds (default 3600; 0 unsubscribes).",
+         "Subscribe a socket to an event for expire seconds (default 3600; 0 unsubscribes).",
          {{"event", "socket"}, {"event", "socket", "expire"}},
          [&app, book](const Params &p) -> Outcome {
              std::string event, socket;

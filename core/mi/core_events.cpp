@@ -121,4 +121,13 @@ Result<void> setup_core_events(App &app) {
     return {};
 }
 
+void teardown_core_events(App &app) {
+    if (app.globals.log_event_enabled)
+        log::clear_sink();
+    if (app.events) {
+        app.events->on_subscriber_status = nullptr;
+        app.events->on_threshold = nullptr;
+    }
+}
+
 } // namespace evi

@@ -18,4 +18,8 @@ struct App;
 // mem_threshold_mb. Called after modules init, before the script is compiled.
 Result<void> setup_core_events(App &app);
 
+// Undoes the wiring (the E_CORE_LOG log sink refers to `app`): call it at shutdown after
+// app.events->shutdown() (no delivery runs any more) and before app.events is destroyed.
+void teardown_core_events(App &app);
+
 } // namespace evi

@@ -11,6 +11,7 @@
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
@@ -394,6 +395,16 @@ void accept_loop(Acceptor &acceptor, std::shared_ptr<Server::State> state) {
                 }
             } else if (ec == asio::error::operation_aborted) {
                 return;
+            } else {
+                // Out of descriptors or similar: retry a little later rather than spin.
+                LOG_WARN("management interface: accept failed: %s", ec.message().c_str());
+                auto timer = std::make_shared<asio::steady_timer>(state->app.runtime->io());
+                timer->expires_after(std::chrono::milliseconds(100));
+                timer->async_wait([&acceptor, state, timer](beast::error_code) {
+                    if (!state->stopped && acceptor.is_open())
+                        accept_loop<Acceptor, Protocol>(acceptor, state);
+                });
+                return;
             }
             accept_loop<Acceptor, Protocol>(acceptor, state);
         });
@@ -423,6 +434,11 @@ Result<void> Server::start() {
             if (::lstat(a.path.c_str(), &st) == 0) {
                 if (!S_ISSOCK(st.st_mode))
                     return make_error(where + a.path + " exists and is not a socket");
+                local::socket probe(io);
+                beast::error_code pec;
+                probe.connect(local::endpoint(a.path), pec);
+                if (!pec)
+                    return make_error(where + "another process is listening on " + a.path);
                 ::unlink(a.path.c_str()); // left over from an earlier run
             }
             auto acc = std::make_unique<local::acceptor>(io);
