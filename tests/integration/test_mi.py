@@ -301,5 +301,20 @@ class MiCommands(EvidTestCase):
         self.assertEqual(self.e.proc.returncode, 0)
 
 
+class ModuleCommands(EvidTestCase):
+    """Commands a module exports through the ABI are served like the core's."""
+
+    def test_flatstore_rotate_is_listed_described_and_callable(self):
+        e = self.evid('loadmodule "event_flatstore.so"\nroute[p] { raise_event("E_MI_A"); }\n')
+        names = e.mi("which", {})["result"]
+        self.assertIn("evi_flat_rotate", names)
+        self.assertIn("event_flatstore:rotate", names)
+        self.assertEqual(e.mi("which", {"command": "evi_flat_rotate"})["result"], [["path"], []])
+        self.assertEqual(e.mi("evi_flat_rotate", {}), {"jsonrpc": "2.0", "result": "OK", "id": 1})
+        self.assertEqual(e.mi("event_flatstore:rotate", [])["result"], "OK")
+        self.assertEqual(e.mi("evi_flat_rotate", {"nope": 1})["error"],
+                         {"code": -32602, "message": "Invalid params"})
+
+
 if __name__ == "__main__":
     unittest.main()

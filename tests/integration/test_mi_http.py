@@ -101,6 +101,25 @@ class MiHttp(EvidTestCase):
         e.stop()
         self.assertFalse(os.path.exists(path))
 
+    def test_a_unix_socket_in_use_is_refused_and_a_stale_one_replaced(self):
+        d = tempfile.mkdtemp(prefix="evi-mi-unix-")
+        self.addCleanup(shutil.rmtree, d, True)
+        path = os.path.join(d, "mi.sock")
+        stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        stale.bind(path)
+        stale.close()  # the file stays, nobody listens: replaced
+        cfg = BASE + 'mi_listen = "127.0.0.1:%d"\nmi_listen = "unix:%s"\n'
+        first = self.evid(cfg % (free_port(), path))
+        self.assertEqual(split_response(raw_exchange(post_mi_request(EVENTS_LIST),
+                                                     unix_path=path))[0], 200)
+        second = Evid(cfg % (free_port(), path))
+        self.addCleanup(second.__exit__, None, None, None)
+        with self.assertRaises(RuntimeError) as cm:
+            second.start()
+        self.assertIn('mi_listen "unix:%s": another process is listening on %s' % (path, path),
+                      str(cm.exception))
+        self.assert_serving(first)
+
     @unittest.skipUnless(ipv6_loopback(), "no IPv6 loopback on this machine")
     def test_ipv6_loopback_listener(self):
         port = free_port(host="::1")
