@@ -3,6 +3,9 @@
 #include "config/lexer.hpp"
 
 #include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -535,8 +538,13 @@ Result<Config> parse_text(std::string_view text, const std::string &file_name) {
 }
 
 Result<Config> parse_file(const std::string &path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec))
+        return make_error(path + ":1:1: error: this is a directory, not a config file");
     std::ifstream in(path, std::ios::binary);
-    if (!in) return make_error(path + ":1:1: error: cannot open the config file");
+    if (!in)
+        return make_error(path +
+                          ":1:1: error: cannot open the config file: " + std::strerror(errno));
     std::ostringstream ss;
     ss << in.rdbuf();
     return parse_text(ss.str(), path);

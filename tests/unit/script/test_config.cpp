@@ -218,7 +218,10 @@ TEST_CASE("parse_file reads a file and names it in errors") {
     CHECK(c.error().message.rfind(path + ":2:1: error: unknown directive 'bogus'", 0) == 0);
     std::remove(path.c_str());
     CHECK(parse_file("/nonexistent/x.cfg").error().message ==
-          "/nonexistent/x.cfg:1:1: error: cannot open the config file");
+          "/nonexistent/x.cfg:1:1: error: cannot open the config file: No such file or "
+          "directory");
+    CHECK(parse_file("/tmp").error().message ==
+          "/tmp:1:1: error: this is a directory, not a config file");
 }
 
 // ---- syntax errors ----------------------------------------------------------------------------
