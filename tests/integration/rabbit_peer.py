@@ -75,6 +75,10 @@ class Broker:
         if self.started_once:
             self._script("stop", self.data)
 
+    def kill(self):
+        """Crash the broker (SIGKILL): what it had not written to disk is gone."""
+        self._script("kill", self.data)
+
     def running(self):
         return subprocess.run([BROKER_SCRIPT, "running", self.data]).returncode == 0
 
