@@ -29,7 +29,7 @@ struct Module {
     const evi_host_t *host = nullptr;
     evi::rmq::Settings settings;
     std::mutex mu;
-    std::map<std::string, std::shared_ptr<Connection>> connections;  // by endpoint key
+    std::map<std::string, std::shared_ptr<Connection>> connections; // by endpoint key
     std::map<Counter, int> counters;
     bool stopped = false;
 };
@@ -51,10 +51,10 @@ int write_err(char *err, size_t errlen, const std::string &msg) {
 
 // ---- parameters ---------------------------------------------------------------------------
 
-#define INT_PARAM(fn, field)                                                                   \
-    int fn(const evi_param_value_t *v, char *, size_t) {                                       \
-        mod().settings.field = static_cast<decltype(mod().settings.field)>(v->i);              \
-        return EVI_OK;                                                                         \
+#define INT_PARAM(fn, field)                                                                       \
+    int fn(const evi_param_value_t *v, char *, size_t) {                                           \
+        mod().settings.field = static_cast<decltype(mod().settings.field)>(v->i);                  \
+        return EVI_OK;                                                                             \
     }
 INT_PARAM(set_heartbeat, heartbeat_s)
 INT_PARAM(set_connect_timeout, connect_timeout_ms)
@@ -76,15 +76,22 @@ int set_file(std::string &field, const evi_param_value_t *v, char *err, size_t e
     std::string path(v->s.s ? v->s.s : "", v->s.len);
     if (!path.empty()) {
         std::FILE *f = std::fopen(path.c_str(), "r");
-        if (!f) return write_err(err, errlen, "cannot read '" + path + "': " + std::strerror(errno));
+        if (!f)
+            return write_err(err, errlen, "cannot read '" + path + "': " + std::strerror(errno));
         std::fclose(f);
     }
     field = path;
     return EVI_OK;
 }
-int set_ca(const evi_param_value_t *v, char *e, size_t l) { return set_file(mod().settings.tls_ca_file, v, e, l); }
-int set_cert(const evi_param_value_t *v, char *e, size_t l) { return set_file(mod().settings.tls_cert_file, v, e, l); }
-int set_key(const evi_param_value_t *v, char *e, size_t l) { return set_file(mod().settings.tls_key_file, v, e, l); }
+int set_ca(const evi_param_value_t *v, char *e, size_t l) {
+    return set_file(mod().settings.tls_ca_file, v, e, l);
+}
+int set_cert(const evi_param_value_t *v, char *e, size_t l) {
+    return set_file(mod().settings.tls_cert_file, v, e, l);
+}
+int set_key(const evi_param_value_t *v, char *e, size_t l) {
+    return set_file(mod().settings.tls_key_file, v, e, l);
+}
 
 const evi_param_def_t kParams[] = {
     {"heartbeat", EVI_PARAM_INT, "0", 0, 65535, nullptr,
@@ -110,8 +117,8 @@ const evi_param_def_t kParams[] = {
      "PEM file of the CA that signed the broker's certificate", set_ca, nullptr},
     {"tls_cert_file", EVI_PARAM_STR, "", 0, -1, nullptr,
      "PEM client certificate, for brokers that verify peers", set_cert, nullptr},
-    {"tls_key_file", EVI_PARAM_STR, "", 0, -1, nullptr, "PEM private key of tls_cert_file",
-     set_key, nullptr},
+    {"tls_key_file", EVI_PARAM_STR, "", 0, -1, nullptr, "PEM private key of tls_cert_file", set_key,
+     nullptr},
     {"tls_verify", EVI_PARAM_BOOL, "1", 0, 0, nullptr,
      "verify the broker's certificate chain and host name", set_tls_verify, nullptr},
 };
@@ -127,7 +134,7 @@ evi::rmq::Hooks make_hooks() {
     h.log = host_log;
     h.count = [](Counter c, int64_t delta) {
         Module &m = mod();
-        auto it = m.counters.find(c);  // filled in init, read-only afterwards
+        auto it = m.counters.find(c); // filled in init, read-only afterwards
         if (m.host && it != m.counters.end() && it->second >= 0)
             m.host->counter_add(m.host, it->second, delta);
     };
@@ -137,7 +144,8 @@ evi::rmq::Hooks make_hooks() {
 int rmq_parse(evi_str_t address, int, void **sock, unsigned *, char *err, size_t errlen) {
     try {
         std::string why;
-        auto parsed = Address::parse(std::string_view(address.s ? address.s : "", address.len), why);
+        auto parsed =
+            Address::parse(std::string_view(address.s ? address.s : "", address.len), why);
         if (!parsed) return write_err(err, errlen, why);
         Module &m = mod();
         auto s = std::make_unique<Socket>();
@@ -184,7 +192,9 @@ int rmq_print(const void *sock, char *buf, size_t len) {
     }
 }
 
-void rmq_free(void *sock) { delete static_cast<Socket *>(sock); }
+void rmq_free(void *sock) {
+    delete static_cast<Socket *>(sock);
+}
 
 const evi_transport_t kTransports[] = {
     {sizeof(evi_transport_t), "rabbitmq", EVI_TF_ASYNC | EVI_TF_JSON, rmq_parse, rmq_raise,
@@ -200,14 +210,16 @@ int rmq_init(const evi_host_t *host, char *err, size_t errlen) {
     if (!s.tls_cert_file.empty() != !s.tls_key_file.empty())
         return write_err(err, errlen, "tls_cert_file and tls_key_file go together: set both");
     const std::pair<Counter, const char *> names[] = {
-        {Counter::Published, "published"},   {Counter::Confirmed, "confirmed"},
-        {Counter::Failed, "failed"},         {Counter::Expired, "expired"},
-        {Counter::Returned, "returned"},     {Counter::Reconnects, "reconnects"},
+        {Counter::Published, "published"}, {Counter::Confirmed, "confirmed"},
+        {Counter::Failed, "failed"},       {Counter::Expired, "expired"},
+        {Counter::Returned, "returned"},   {Counter::Reconnects, "reconnects"},
     };
     const char *help[] = {
-        "events written to a broker", "events the broker confirmed",
+        "events written to a broker",
+        "events the broker confirmed",
         "events reported as failed (nack, unroutable, expired, refused, shutdown)",
-        "events dropped by max_event_age", "events the broker returned as unroutable",
+        "events dropped by max_event_age",
+        "events the broker returned as unroutable",
         "connections re-established after a failure",
     };
     for (size_t i = 0; i < std::size(names); ++i)
@@ -226,8 +238,10 @@ void rmq_stop() {
     int grace_ms = m.settings.timeout_ms > 0 ? std::min(m.settings.timeout_ms, 10000) : 5000;
     auto deadline = evi::rmq::Clock::now() + std::chrono::milliseconds(grace_ms);
     try {
-        for (auto &[key, c] : conns) c->request_stop(deadline);
-        for (auto &[key, c] : conns) c->join();
+        for (auto &[key, c] : conns)
+            c->request_stop(deadline);
+        for (auto &[key, c] : conns)
+            c->join();
     } catch (...) {
     }
 }
@@ -239,7 +253,7 @@ void rmq_destroy() {
         std::lock_guard<std::mutex> g(m.mu);
         conns.swap(m.connections);
     }
-    conns.clear();  // joins any thread still running
+    conns.clear(); // joins any thread still running
     m.host = nullptr;
 }
 
@@ -263,6 +277,8 @@ const evi_module_t kModule = {
     nullptr,
 };
 
-}  // namespace
+} // namespace
 
-extern "C" const evi_module_t *evi_module_descriptor(void) { return &kModule; }
+extern "C" const evi_module_t *evi_module_descriptor(void) {
+    return &kModule;
+}

@@ -134,7 +134,7 @@ bool parse_hostport(std::string_view hp, Address &a, std::string &err) {
     return true;
 }
 
-}  // namespace
+} // namespace
 
 bool url_unescape(std::string_view s, std::string &out) {
     out.clear();
@@ -176,7 +176,7 @@ std::optional<Address> Address::parse(std::string_view text, std::string &err) {
             return std::nullopt;
         }
         if (!component(user, "user name", a.user, err)) return std::nullopt;
-        a.password.clear();  // as OpenSIPS: a user without a password logs in with an empty one
+        a.password.clear(); // as OpenSIPS: a user without a password logs in with an empty one
         if (colon != std::string_view::npos &&
             !component(userinfo.substr(colon + 1), "password", a.password, err))
             return std::nullopt;
@@ -235,7 +235,8 @@ std::string Address::endpoint_key() const {
     // '\n' cannot appear unescaped in a component, so the key is unambiguous enough; the
     // lengths make it exact.
     std::string k;
-    for (const std::string *s : {&user, &password, &vhost}) k += std::to_string(s->size()) + ':' + *s;
+    for (const std::string *s : {&user, &password, &vhost})
+        k += std::to_string(s->size()) + ':' + *s;
     k += lower(host) + '\n' + std::to_string(port) + (tls ? "\ntls" : "\nplain");
     return k;
 }
@@ -247,9 +248,8 @@ std::string Address::endpoint_text() const {
 }
 
 bool Address::same_destination(const Address &o) const {
-    return user == o.user && lower(host) == lower(o.host) && port == o.port &&
-           vhost == o.vhost && tls == o.tls && exchange == o.exchange &&
-           routing_key == o.routing_key;
+    return user == o.user && lower(host) == lower(o.host) && port == o.port && vhost == o.vhost &&
+           tls == o.tls && exchange == o.exchange && routing_key == o.routing_key;
 }
 
-}  // namespace evi::rmq
+} // namespace evi::rmq

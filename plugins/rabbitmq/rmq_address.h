@@ -13,10 +13,10 @@ namespace evi::rmq {
 struct Address {
     std::string user = "guest";
     std::string password = "guest";
-    std::string host;  // without IPv6 brackets
+    std::string host; // without IPv6 brackets
     uint16_t port = 5672;
     std::string vhost = "/";
-    std::string exchange;  // "" = the default exchange
+    std::string exchange; // "" = the default exchange
     std::string routing_key;
     bool persistent = false;
     bool tls = false;
@@ -40,4 +40,4 @@ struct Address {
 /** %XX-decodes s; returns false on a malformed escape. */
 bool url_unescape(std::string_view s, std::string &out);
 
-}  // namespace evi::rmq
+} // namespace evi::rmq

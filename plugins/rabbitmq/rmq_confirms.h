@@ -19,11 +19,11 @@ using Clock = std::chrono::steady_clock;
 
 /** One event on its way to the broker. */
 struct Outgoing {
-    uint64_t token = 0;  // the host's token, reported exactly once
+    uint64_t token = 0; // the host's token, reported exactly once
     std::string body;
-    std::shared_ptr<const Address> dest;  // exchange, routing key, persistent
+    std::shared_ptr<const Address> dest; // exchange, routing key, persistent
     Clock::time_point raised{};
-    int channel_failures = 0;  // times its channel was closed under it by the broker
+    int channel_failures = 0; // times its channel was closed under it by the broker
 };
 
 enum class Outcome { Confirmed, Nacked, Returned };
@@ -45,7 +45,9 @@ class ConfirmWindow {
     std::vector<Completed> settle(uint64_t tag, bool multiple, bool nack) {
         std::vector<Completed> done;
         auto finish = [&](Entry &e) {
-            Outcome o = nack ? Outcome::Nacked : e.returned ? Outcome::Returned : Outcome::Confirmed;
+            Outcome o = nack         ? Outcome::Nacked
+                        : e.returned ? Outcome::Returned
+                                     : Outcome::Confirmed;
             done.push_back(Completed{std::move(e.item), o});
         };
         if (multiple) {
@@ -82,7 +84,8 @@ class ConfirmWindow {
     /** The connection is gone: every unsettled event, in publish order, to publish again. */
     std::deque<Outgoing> take_all() {
         std::deque<Outgoing> r;
-        for (auto &e : entries_) r.push_back(std::move(e.item));
+        for (auto &e : entries_)
+            r.push_back(std::move(e.item));
         entries_.clear();
         return r;
     }
@@ -102,4 +105,4 @@ class ConfirmWindow {
     std::deque<Entry> entries_;
 };
 
-}  // namespace evi::rmq
+} // namespace evi::rmq

@@ -16,15 +16,19 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr size_t kMaxInFlight = 4096;  // published and unconfirmed, per connection
+constexpr size_t kMaxInFlight = 4096; // published and unconfirmed, per connection
 constexpr auto kBackoffMin = 100ms;
 constexpr auto kBackoffMax = 2000ms;
-constexpr auto kRefusedBackoff = 5000ms;  // a broker that refused our login is asked less often
+constexpr auto kRefusedBackoff = 5000ms; // a broker that refused our login is asked less often
 constexpr auto kMissingExchangeRecheck = 1000ms;
-constexpr int kMaxChannelFailures = 3;  // an event whose publish keeps closing the channel
+constexpr int kMaxChannelFailures = 3; // an event whose publish keeps closing the channel
 
-amqp_bytes_t bytes(const std::string &s) { return amqp_bytes_t{s.size(), const_cast<char *>(s.data())}; }
-std::string str(amqp_bytes_t b) { return std::string(static_cast<const char *>(b.bytes), b.len); }
+amqp_bytes_t bytes(const std::string &s) {
+    return amqp_bytes_t{s.size(), const_cast<char *>(s.data())};
+}
+std::string str(amqp_bytes_t b) {
+    return std::string(static_cast<const char *>(b.bytes), b.len);
+}
 
 timeval to_timeval(std::chrono::milliseconds ms) {
     timeval tv{};
@@ -60,7 +64,7 @@ std::string reply_text(const amqp_rpc_reply_t &r) {
     return "unknown reply";
 }
 
-}  // namespace
+} // namespace
 
 Connection::Connection(Address endpoint, Settings settings, Hooks hooks)
     : endpoint_(std::move(endpoint)), settings_(std::move(settings)), hooks_(std::move(hooks)),
@@ -167,18 +171,17 @@ void Connection::step() {
     }
     publish_backlog();
     if (!backlog_.empty() && window_.size() < kMaxInFlight) {
-        poll_frames(0);  // more to publish: only take what already arrived
+        poll_frames(0); // more to publish: only take what already arrived
     } else if (!window_.empty()) {
-        poll_frames(5);  // confirms outstanding
+        poll_frames(5); // confirms outstanding
     } else {
         {
             std::unique_lock<std::mutex> lock(mu_);
             cv_.wait_for(lock, 200ms, [&] { return !incoming_.empty() || stopping_; });
         }
-        poll_frames(0);  // heartbeats, connection.close, blocked
+        poll_frames(0); // heartbeats, connection.close, blocked
     }
-    if (settings_.publisher_confirms && !window_.empty() && !blocked_ &&
-        settings_.timeout_ms > 0 &&
+    if (settings_.publisher_confirms && !window_.empty() && !blocked_ && settings_.timeout_ms > 0 &&
         Clock::now() - window_.oldest_published() > std::chrono::milliseconds(settings_.timeout_ms))
         throw Lost{"no confirm from the broker within " + std::to_string(settings_.timeout_ms) +
                        " ms",
@@ -328,7 +331,8 @@ bool Connection::connect() {
     amqp_channel_open(conn_, 1);
     r = amqp_get_rpc_reply(conn_);
     if (r.reply_type != AMQP_RESPONSE_NORMAL)
-        return attempt_failed("channel.open: " + reply_text(r), r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION);
+        return attempt_failed("channel.open: " + reply_text(r),
+                              r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION);
     if (settings_.publisher_confirms) {
         amqp_confirm_select(conn_, 1);
         r = amqp_get_rpc_reply(conn_);
@@ -394,10 +398,11 @@ void Connection::drop(const Lost &lost) {
         }
         backlog_.push_front(std::move(*it));
     }
-    std::string msg = (was_connected ? "connection to broker " + name_ + " lost: "
-                                     : "broker " + name_ + ": ") +
-                      lost.why;
-    if (n_again) msg += "; " + std::to_string(n_again) + " unconfirmed event(s) will be published again";
+    std::string msg =
+        (was_connected ? "connection to broker " + name_ + " lost: " : "broker " + name_ + ": ") +
+        lost.why;
+    if (n_again)
+        msg += "; " + std::to_string(n_again) + " unconfirmed event(s) will be published again";
     log(EVI_L_WARN, msg);
     last_error_ = lost.why;
     // The first reconnect is immediate; failures back off from there.
@@ -467,9 +472,10 @@ void Connection::publish_backlog() {
             props._flags |= AMQP_BASIC_DELIVERY_MODE_FLAG;
             props.delivery_mode = 2;
         }
-        int rc = amqp_basic_publish(conn_, 1, bytes(d.exchange), bytes(d.routing_key), 1, 0,
-                                    &props, bytes(item.body));
-        if (rc != AMQP_STATUS_OK) throw Lost{std::string("publish: ") + amqp_error_string2(rc), false};
+        int rc = amqp_basic_publish(conn_, 1, bytes(d.exchange), bytes(d.routing_key), 1, 0, &props,
+                                    bytes(item.body));
+        if (rc != AMQP_STATUS_OK)
+            throw Lost{std::string("publish: ") + amqp_error_string2(rc), false};
         hooks_.count(Counter::Published, 1);
         Outgoing sent = std::move(item);
         backlog_.pop_front();
@@ -540,8 +546,8 @@ void Connection::handle_frame(const amqp_frame_t &f) {
         case AMQP_CONNECTION_BLOCKED_METHOD: {
             auto *b = static_cast<amqp_connection_blocked_t *>(m.decoded);
             blocked_ = true;
-            log(EVI_L_WARN, "broker " + name_ + " blocks publishing: " + str(b->reason) +
-                                "; events wait");
+            log(EVI_L_WARN,
+                "broker " + name_ + " blocks publishing: " + str(b->reason) + "; events wait");
             return;
         }
         case AMQP_CONNECTION_UNBLOCKED_METHOD:
@@ -607,17 +613,21 @@ void Connection::fail(Outgoing &item, const char *reason) {
 
 void Connection::fail_all(const char *reason) {
     std::deque<Outgoing> all = window_.take_all();
-    for (auto &i : backlog_) all.push_back(std::move(i));
+    for (auto &i : backlog_)
+        all.push_back(std::move(i));
     backlog_.clear();
     {
         std::unique_lock<std::mutex> lock(mu_);
         drain_incoming(lock);
     }
-    for (auto &i : backlog_) all.push_back(std::move(i));
+    for (auto &i : backlog_)
+        all.push_back(std::move(i));
     backlog_.clear();
     if (!all.empty() && reason)
-        log(EVI_L_WARN, std::to_string(all.size()) + " event(s) for " + name_ + " failed: " + reason);
-    for (auto &i : all) fail(i, nullptr);
+        log(EVI_L_WARN,
+            std::to_string(all.size()) + " event(s) for " + name_ + " failed: " + reason);
+    for (auto &i : all)
+        fail(i, nullptr);
 }
 
-}  // namespace evi::rmq
+} // namespace evi::rmq

@@ -72,7 +72,7 @@ class Connection {
     void step();
     void drain_incoming(std::unique_lock<std::mutex> &lock);
     void wait_disconnected(std::unique_lock<std::mutex> &lock);
-    bool connect();  // true when connected
+    bool connect(); // true when connected
     void close_gracefully();
     void drop(const Lost &lost);
     void publish_backlog();
@@ -90,26 +90,26 @@ class Connection {
     const Address endpoint_;
     const Settings settings_;
     const Hooks hooks_;
-    const std::string name_;  // endpoint_text(), for logs
+    const std::string name_; // endpoint_text(), for logs
 
     // Shared with raisers, under mu_.
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<Outgoing> incoming_;
-    size_t held_ = 0;  // accepted and not yet reported
+    size_t held_ = 0; // accepted and not yet reported
     bool stopping_ = false;
-    bool refused_ = false;  // the broker refused our login: fail fast until it accepts
+    bool refused_ = false; // the broker refused our login: fail fast until it accepts
     Clock::time_point stop_deadline_{};
     std::thread thread_;
 
     // The connection thread's own state.
     amqp_connection_state_t conn_ = nullptr;
     bool connected_ = false;
-    bool blocked_ = false;  // connection.blocked (broker resource alarm)
-    std::deque<Outgoing> backlog_;  // accepted, not yet published (or to publish again)
+    bool blocked_ = false;         // connection.blocked (broker resource alarm)
+    std::deque<Outgoing> backlog_; // accepted, not yet published (or to publish again)
     ConfirmWindow window_;
     uint64_t next_tag_ = 1;
-    bool ch2_open_ = false;  // channel 2: passive exchange checks, whose failure closes it
+    bool ch2_open_ = false; // channel 2: passive exchange checks, whose failure closes it
     std::set<std::string> exchanges_ok_;
     std::map<std::string, Clock::time_point> exchanges_missing_;
     std::map<std::string, std::string> exchange_errors_;
@@ -121,10 +121,10 @@ class Connection {
     } returning_;
     Clock::time_point next_attempt_{};
     std::chrono::milliseconds backoff_{0};
-    std::string last_error_;  // logged once until it changes
+    std::string last_error_; // logged once until it changes
     int failed_attempts_ = 0;
     bool stop_attempted_ = false;
     std::set<std::string> logged_failures_;
 };
 
-}  // namespace evi::rmq
+} // namespace evi::rmq

@@ -28,7 +28,9 @@ namespace {
     std::exit(1);
 }
 
-std::string str(amqp_bytes_t b) { return std::string(static_cast<const char *>(b.bytes), b.len); }
+std::string str(amqp_bytes_t b) {
+    return std::string(static_cast<const char *>(b.bytes), b.len);
+}
 
 void check(amqp_connection_state_t c, const std::string &what) {
     amqp_rpc_reply_t r = amqp_get_rpc_reply(c);
@@ -54,7 +56,7 @@ std::string clean(std::string s) {
     return s;
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char **argv) {
     std::string host = "127.0.0.1", user = "guest", password = "guest", vhost = "/";
@@ -62,12 +64,18 @@ int main(int argc, char **argv) {
     int i = 1;
     for (; i + 1 < argc && std::strncmp(argv[i], "--", 2) == 0; i += 2) {
         std::string o = argv[i];
-        if (o == "--host") host = argv[i + 1];
-        else if (o == "--port") port = std::atoi(argv[i + 1]);
-        else if (o == "--user") user = argv[i + 1];
-        else if (o == "--password") password = argv[i + 1];
-        else if (o == "--vhost") vhost = argv[i + 1];
-        else die("unknown option " + o);
+        if (o == "--host")
+            host = argv[i + 1];
+        else if (o == "--port")
+            port = std::atoi(argv[i + 1]);
+        else if (o == "--user")
+            user = argv[i + 1];
+        else if (o == "--password")
+            password = argv[i + 1];
+        else if (o == "--vhost")
+            vhost = argv[i + 1];
+        else
+            die("unknown option " + o);
     }
     if (port <= 0 || i >= argc) die("usage: rabbit-peer [--host H] --port P [...] OP [OP...]");
 
@@ -116,8 +124,8 @@ int main(int argc, char **argv) {
             k += 2;
         } else if (op == "count") {
             need(k, 2);
-            auto *ok = amqp_queue_declare(c, 1, amqp_cstring_bytes(args[k + 1].c_str()), 1, 0, 0,
-                                          0, amqp_empty_table);
+            auto *ok = amqp_queue_declare(c, 1, amqp_cstring_bytes(args[k + 1].c_str()), 1, 0, 0, 0,
+                                          amqp_empty_table);
             check(c, "queue.declare passive " + args[k + 1]);
             std::printf("%u\n", ok->message_count);
             k += 2;
@@ -127,8 +135,8 @@ int main(int argc, char **argv) {
             long idle_ms = std::atol(args[k + 3].c_str());
             amqp_basic_qos(c, 1, 0, 2000, 0);
             check(c, "basic.qos");
-            amqp_basic_consume(c, 1, amqp_cstring_bytes(args[k + 1].c_str()), amqp_empty_bytes,
-                               0, 1, 0, amqp_empty_table);
+            amqp_basic_consume(c, 1, amqp_cstring_bytes(args[k + 1].c_str()), amqp_empty_bytes, 0,
+                               1, 0, amqp_empty_table);
             check(c, "basic.consume " + args[k + 1]);
             for (long got = 0; got < want;) {
                 amqp_envelope_t env;
@@ -141,7 +149,8 @@ int main(int argc, char **argv) {
                 if (r.reply_type != AMQP_RESPONSE_NORMAL) die("consume failed");
                 const amqp_basic_properties_t &p = env.message.properties;
                 int dm = (p._flags & AMQP_BASIC_DELIVERY_MODE_FLAG) ? p.delivery_mode : 0;
-                std::string ct = (p._flags & AMQP_BASIC_CONTENT_TYPE_FLAG) ? str(p.content_type) : "";
+                std::string ct =
+                    (p._flags & AMQP_BASIC_CONTENT_TYPE_FLAG) ? str(p.content_type) : "";
                 std::printf("%d\t%s\t%s\t%s\t%s\n", dm, clean(ct).c_str(),
                             clean(str(env.exchange)).c_str(), clean(str(env.routing_key)).c_str(),
                             clean(str(env.message.body)).c_str());

@@ -19,9 +19,10 @@ std::string error_of(const char *text) {
     CHECK_FALSE(a.has_value());
     return err;
 }
-}  // namespace
+} // namespace
 
-TEST_CASE("a bare host and routing key use guest/guest, port 5672, vhost / and the default exchange") {
+TEST_CASE(
+    "a bare host and routing key use guest/guest, port 5672, vhost / and the default exchange") {
     Address a = ok("127.0.0.1/pike");
     CHECK(a.user == "guest");
     CHECK(a.password == "guest");
@@ -96,7 +97,7 @@ TEST_CASE("an exchange with an empty routing key is accepted (fanout)") {
 }
 
 TEST_CASE("malformed sockets are refused with a sentence that says what was expected") {
-    CHECK(error_of("127.0.0.1") .find("missing '/'") != std::string::npos);
+    CHECK(error_of("127.0.0.1").find("missing '/'") != std::string::npos);
     CHECK(error_of("/key").find("missing broker host") != std::string::npos);
     CHECK(error_of("h:0/k").find("bad port '0'") != std::string::npos);
     CHECK(error_of("h:70000/k").find("bad port") != std::string::npos);

@@ -22,16 +22,18 @@ Outgoing item(uint64_t token, const char *body, std::shared_ptr<const Address> d
 }
 std::vector<uint64_t> tokens(const std::vector<Completed> &done) {
     std::vector<uint64_t> t;
-    for (auto &c : done) t.push_back(c.item.token);
+    for (auto &c : done)
+        t.push_back(c.item.token);
     return t;
 }
 ConfirmWindow window_of(int n) {
     ConfirmWindow w;
     auto d = dest("", "q");
-    for (int i = 1; i <= n; ++i) w.add(i, item(100 + i, "b", d));
+    for (int i = 1; i <= n; ++i)
+        w.add(i, item(100 + i, "b", d));
     return w;
 }
-}  // namespace
+} // namespace
 
 TEST_CASE("a single ack settles only its own delivery tag") {
     ConfirmWindow w = window_of(3);
