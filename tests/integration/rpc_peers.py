@@ -52,7 +52,7 @@ class _ThreadingXmlRpcServer(socketserver.ThreadingMixIn, xmlrpc.server.SimpleXM
 class XmlRpcPeer:
     """A real XML-RPC server on loopback. Use as a context manager or call close()."""
 
-    def __init__(self, host="127.0.0.1", port=0, idle_timeout=None):
+    def __init__(self, host="127.0.0.1", port=0, idle_timeout=None, http10=False):
         self.calls = []      # (method, params tuple) in arrival order
         self.bodies = []     # raw request bodies (bytes)
         self.headers = []    # request headers (dict)
@@ -60,7 +60,10 @@ class XmlRpcPeer:
         self.faults = {}     # method -> (code, text): answer with a Fault
         self.delays = {}     # method -> seconds to sleep before answering
         self._lock = threading.Lock()
-        handler = type("Handler", (_KeepAliveHandler,), {"timeout": idle_timeout})
+        handler = type("Handler", (_KeepAliveHandler,),
+                       {"timeout": idle_timeout,
+                        # http10: the stdlib's default, which closes after every call
+                        "protocol_version": "HTTP/1.0" if http10 else "HTTP/1.1"})
         server_cls = _ThreadingXmlRpcServer
         if ":" in host:
             server_cls = type("Server6", (_ThreadingXmlRpcServer,),

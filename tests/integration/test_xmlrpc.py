@@ -158,6 +158,16 @@ class TestXmlRpcConnection(XmlRpcCase):
         self.assertEqual(peer.connections, 3)
         self.assertEqual(peer.headers[0]["Connection"], "close")
 
+    def test_an_http10_server_that_closes_after_each_call_gets_every_call(self):
+        peer = self.peer(http10=True)
+        e = self.evid(xmlrpc_config([("E_XR", "xmlrpc:127.0.0.1:%d:m" % peer.port)]))
+        for i in range(3):
+            self.raise_event(e, "E_XR", {"i": i})
+        self.assertEqual([c[1][2] for c in peer.wait_calls(3)], [0, 1, 2])
+        sub = self.wait_outcome(e, "E_XR", "delivered", 3)
+        self.assertEqual((sub["failed"], sub["retried"]), (0, 0))
+        self.assertEqual(peer.connections, 3)
+
     def test_connection_closed_by_the_idle_server_is_replaced_without_failure(self):
         peer = self.peer(idle_timeout=0.2)  # the server drops idle keep-alive connections
         e = self.evid(xmlrpc_config([("E_XR", "xmlrpc:127.0.0.1:%d:m" % peer.port)]))
