@@ -4,8 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include <functional>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -32,9 +32,9 @@ using Outcome = std::variant<json, Failure>;
 using Handler = std::function<Outcome(const Params &)>;
 
 struct Command {
-    std::string name;                              // "event_subscribe"
-    std::vector<std::string> aliases;              // "evi:subscribe"
-    std::string help;                              // one sentence
+    std::string name;                                 // "event_subscribe"
+    std::vector<std::string> aliases;                 // "evi:subscribe"
+    std::string help;                                 // one sentence
     std::vector<std::vector<std::string>> param_sets; // OpenSIPS `which`: [["event","socket"],…]
     Handler handler;
     std::string module = {}; // who exports it, for `help`; empty: the core

@@ -26,14 +26,16 @@ constexpr int kLogEventsPerSecond = 200;
 EventParam str_param(const char *name, std::string value) {
     return EventParam{name, std::move(value)};
 }
-EventParam int_param(const char *name, int64_t value) { return EventParam{name, value}; }
+EventParam int_param(const char *name, int64_t value) {
+    return EventParam{name, value};
+}
 
 // Raise on a runtime thread: callers (delivery workers, the logger) may hold core locks.
 void raise_later(App &app, const char *event, EventParams params) {
-    if (!app.runtime || !app.events)
-        return;
+    if (!app.runtime || !app.events) return;
     EventCore *core = app.events.get();
-    app.runtime->post([core, event, params = std::move(params)] { (void)core->raise(event, params); });
+    app.runtime->post(
+        [core, event, params = std::move(params)] { (void)core->raise(event, params); });
 }
 
 bool mentions(std::string_view text, std::string_view what) {
@@ -58,16 +60,14 @@ struct LogLimiter {
 } // namespace
 
 Result<void> setup_core_events(App &app) {
-    if (!app.events)
-        return make_error("core events: the event core is not created yet");
+    if (!app.events) return make_error("core events: the event core is not created yet");
     for (const char *name : {kThreshold, kLog, kSubscriberStatus, kMemThreshold})
         if (auto r = app.events->publish(name); !r)
             return make_error(std::string("core events: cannot publish ") + name + ": " +
                               r.error().message);
 
-    app.events->on_subscriber_status = [&app](const std::string &event,
-                                              const std::string &socket, bool up,
-                                              const std::string &reason) {
+    app.events->on_subscriber_status = [&app](const std::string &event, const std::string &socket,
+                                              bool up, const std::string &reason) {
         raise_later(app, kSubscriberStatus,
                     {str_param("event", event), str_param("socket", socket),
                      str_param("status", up ? "up" : "down"), str_param("reason", reason)});
@@ -76,11 +76,10 @@ Result<void> setup_core_events(App &app) {
     app.events->on_threshold = [&app](const std::string &source, int64_t micros,
                                       const std::string &extra) {
         // A slow delivery of E_CORE_THRESHOLD itself would report itself forever.
-        if (mentions(source, kThreshold) || mentions(extra, kThreshold))
-            return;
-        raise_later(app, kThreshold,
-                    {str_param("source", source), int_param("time", micros),
-                     str_param("extra", extra)});
+        if (mentions(source, kThreshold) || mentions(extra, kThreshold)) return;
+        raise_later(
+            app, kThreshold,
+            {str_param("source", source), int_param("time", micros), str_param("extra", extra)});
     };
 
     if (app.globals.log_event_enabled) {
@@ -88,8 +87,7 @@ Result<void> setup_core_events(App &app) {
         log::set_sink(
             [&app, limiter](int level, std::string_view module, std::string_view msg) {
                 // Lines about E_CORE_LOG's own deliveries would feed the loop.
-                if (mentions(msg, kLog) || !limiter->allow())
-                    return;
+                if (mentions(msg, kLog) || !limiter->allow()) return;
                 raise_later(app, kLog,
                             {int_param("time", static_cast<int64_t>(std::time(nullptr))),
                              str_param("level", log::level_name(level)),
@@ -122,8 +120,7 @@ Result<void> setup_core_events(App &app) {
 }
 
 void teardown_core_events(App &app) {
-    if (app.globals.log_event_enabled)
-        log::clear_sink();
+    if (app.globals.log_event_enabled) log::clear_sink();
     if (app.events) {
         app.events->on_subscriber_status = nullptr;
         app.events->on_threshold = nullptr;

@@ -25,8 +25,7 @@ bool too_deep(std::string_view body) {
         if (c == '"')
             in_string = true;
         else if (c == '[' || c == '{') {
-            if (++depth > kMaxJsonDepth)
-                return true;
+            if (++depth > kMaxJsonDepth) return true;
         } else if ((c == ']' || c == '}') && depth > 0)
             --depth;
     }
@@ -38,8 +37,7 @@ json error_object(int code, std::string_view message, const json &id,
     json err = json::object();
     err["code"] = code;
     err["message"] = std::string(message);
-    if (data)
-        err["data"] = *data;
+    if (data) err["data"] = *data;
     json reply = json::object();
     reply["jsonrpc"] = "2.0";
     reply["error"] = std::move(err);
@@ -58,12 +56,12 @@ json result_object(json result, const json &id) {
 // One request object; nullopt for a notification (nothing to send back).
 std::optional<json> handle_one(const CommandRegistry &commands, const json &req) {
     const json null_id = nullptr;
-    if (!req.is_object())
-        return error_object(-32600, "Invalid Request", null_id, std::nullopt);
+    if (!req.is_object()) return error_object(-32600, "Invalid Request", null_id, std::nullopt);
     const bool notification = !req.contains("id");
     json id = notification ? null_id : req["id"];
     if (!(id.is_string() || id.is_number() || id.is_null()))
-        return error_object(-32600, "Invalid Request", null_id, json("id must be a string, a number or null"));
+        return error_object(-32600, "Invalid Request", null_id,
+                            json("id must be a string, a number or null"));
     auto jv = req.find("jsonrpc");
     if (jv == req.end() || !jv->is_string() || *jv != "2.0")
         return error_object(-32600, "Invalid Request", id, json("jsonrpc must be \"2.0\""));
@@ -81,14 +79,12 @@ std::optional<json> handle_one(const CommandRegistry &commands, const json &req)
     const std::string &method = mv->get_ref<const std::string &>();
     const Command *cmd = commands.find(method);
     if (!cmd) {
-        if (notification)
-            return std::nullopt;
+        if (notification) return std::nullopt;
         return error_object(-32601, "Method not found", id, std::nullopt);
     }
     auto mapped = map_params(*cmd, params);
     if (auto *f = std::get_if<Failure>(&mapped)) {
-        if (notification)
-            return std::nullopt;
+        if (notification) return std::nullopt;
         return error_object(f->code, f->message, id, f->data);
     }
     Outcome outcome;
@@ -98,8 +94,7 @@ std::optional<json> handle_one(const CommandRegistry &commands, const json &req)
         LOG_ERR("MI command %s failed: %s", method.c_str(), e.what());
         outcome = Failure{-32603, "Internal error", json(e.what())};
     }
-    if (notification)
-        return std::nullopt;
+    if (notification) return std::nullopt;
     if (auto *f = std::get_if<Failure>(&outcome))
         return error_object(f->code, f->message, id, f->data);
     return result_object(std::move(std::get<json>(outcome)), id);
@@ -107,7 +102,9 @@ std::optional<json> handle_one(const CommandRegistry &commands, const json &req)
 
 } // namespace
 
-std::string dump(const json &j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string dump(const json &j) {
+    return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
 std::string error_reply(int code, std::string_view message, const json &id,
                         const std::optional<json> &data) {
@@ -121,23 +118,19 @@ std::variant<Params, Failure> map_params(const Command &command, const json &par
     if (params.is_null() || params.is_object()) {
         const size_t n = params.is_null() ? 0 : params.size();
         for (const auto &set : sets) {
-            if (set.size() != n)
-                continue;
+            if (set.size() != n) continue;
             bool all = true;
             for (const auto &name : set)
                 all = all && params.contains(name);
-            if (all)
-                return params.is_null() ? Params(json::object()) : Params(params);
+            if (all) return params.is_null() ? Params(json::object()) : Params(params);
         }
         return invalid_params();
     }
-    if (!params.is_array())
-        return invalid_params();
+    if (!params.is_array()) return invalid_params();
 
     const size_t n = params.size();
     for (const auto &set : sets) {
-        if (set.size() != n)
-            continue;
+        if (set.size() != n) continue;
         Params named = json::object();
         for (size_t i = 0; i < n; ++i)
             named[set[i]] = params[i];
@@ -165,22 +158,19 @@ std::variant<Params, Failure> map_params(const Command &command, const json &par
 
 std::string handle_body(const CommandRegistry &commands, std::string_view body) {
     if (too_deep(body))
-        return error_reply(-32700, "Parse error", nullptr,
-                           json("JSON nested deeper than " + std::to_string(kMaxJsonDepth) +
-                                " levels"));
+        return error_reply(
+            -32700, "Parse error", nullptr,
+            json("JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels"));
     json req = json::parse(body.begin(), body.end(), nullptr, false);
-    if (req.is_discarded())
-        return error_reply(-32700, "Parse error");
+    if (req.is_discarded()) return error_reply(-32700, "Parse error");
     if (!req.is_array()) {
         auto reply = handle_one(commands, req);
         return reply ? dump(*reply) : std::string();
     }
-    if (req.empty())
-        return error_reply(-32600, "Invalid Request", nullptr, json("empty batch"));
+    if (req.empty()) return error_reply(-32600, "Invalid Request", nullptr, json("empty batch"));
     json out = json::array();
     for (const auto &r : req)
-        if (auto reply = handle_one(commands, r))
-            out.push_back(std::move(*reply));
+        if (auto reply = handle_one(commands, r)) out.push_back(std::move(*reply));
     return out.empty() ? std::string() : dump(out);
 }
 

@@ -88,12 +88,23 @@ std::string html_escape(std::string_view s) {
     out.reserve(s.size());
     for (char c : s) {
         switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&quot;"; break;
-        case '\'': out += "&#39;"; break;
-        default: out += c;
+        case '&':
+            out += "&amp;";
+            break;
+        case '<':
+            out += "&lt;";
+            break;
+        case '>':
+            out += "&gt;";
+            break;
+        case '"':
+            out += "&quot;";
+            break;
+        case '\'':
+            out += "&#39;";
+            break;
+        default:
+            out += c;
         }
     }
     return out;
@@ -106,11 +117,9 @@ void family(std::string &out, const char *name, const char *type, const char *he
     out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
 }
 
-void sample(std::string &out, const std::string &name, const std::string &labels,
-            int64_t value) {
+void sample(std::string &out, const std::string &name, const std::string &labels, int64_t value) {
     out.append(name);
-    if (!labels.empty())
-        out.append("{").append(labels).append("}");
+    if (!labels.empty()) out.append("{").append(labels).append("}");
     out.append(" ").append(std::to_string(value)).append("\n");
 }
 
@@ -127,8 +136,7 @@ std::string metric_name(std::string_view s) {
                         (c >= '0' && c <= '9') || c == '_' || c == ':';
         out += ok ? c : '_';
     }
-    if (out.empty() || (out[0] >= '0' && out[0] <= '9'))
-        out.insert(0, "_");
+    if (out.empty() || (out[0] >= '0' && out[0] <= '9')) out.insert(0, "_");
     return out;
 }
 
@@ -208,8 +216,8 @@ std::string render_status_page(const App &app) {
          "</style></head><body>\n";
     h << "<h1>evid " << EVI_MI_VERSION << "</h1>\n";
     h << "<p id=\"summary\">Up <span id=\"uptime\">" << uptime_seconds(app)
-      << "</span> s &middot; RSS " << proc.rss_bytes / 1024 << " KiB &middot; "
-      << proc.threads << " threads &middot; " << (app.draining ? "draining" : "running")
+      << "</span> s &middot; RSS " << proc.rss_bytes / 1024 << " KiB &middot; " << proc.threads
+      << " threads &middot; " << (app.draining ? "draining" : "running")
       << " &middot; <a href=\"/metrics\">metrics</a></p>\n";
 
     h << "<h2>Events</h2>\n<table id=\"events\"><tr><th>Name</th><th>Id</th><th>Raised</th>"
@@ -241,8 +249,7 @@ std::string render_status_page(const App &app) {
         h << "<li><code>" << html_escape(c->name) << "</code>";
         for (const auto &a : c->aliases)
             h << " (<code>" << html_escape(a) << "</code>)";
-        if (!c->help.empty())
-            h << ": " << html_escape(c->help);
+        if (!c->help.empty()) h << ": " << html_escape(c->help);
         h << "</li>\n";
     }
     h << "</ul>\n</body></html>\n";

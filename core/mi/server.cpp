@@ -18,10 +18,10 @@
 #include <boost/beast/http.hpp>
 
 #include <charconv>
+#include <cstring>
 #include <future>
 #include <list>
 #include <mutex>
-#include <cstring>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -60,8 +60,8 @@ Result<ListenAddress> parse_listen_address(std::string_view text) {
     } else {
         auto colon = text.rfind(':');
         if (colon == std::string_view::npos || text.find(':') != colon)
-            return make_error(quoted +
-                              "expected IPv4:port, [IPv6]:port or unix:/path (e.g. 127.0.0.1:8888)");
+            return make_error(
+                quoted + "expected IPv4:port, [IPv6]:port or unix:/path (e.g. 127.0.0.1:8888)");
         host = text.substr(0, colon);
         port = text.substr(colon + 1);
     }
@@ -74,8 +74,7 @@ Result<ListenAddress> parse_listen_address(std::string_view text) {
     a.host = host == "localhost" ? std::string("127.0.0.1") : std::string(host);
     boost::system::error_code aec;
     auto addr = asio::ip::make_address(a.host, aec);
-    if (aec)
-        return make_error(quoted + "\"" + std::string(host) + "\" is not an IP address");
+    if (aec) return make_error(quoted + "\"" + std::string(host) + "\" is not an IP address");
     a.loopback = addr.is_loopback() ||
                  (addr.is_v6() && addr.to_v6().is_v4_mapped() &&
                   asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6()).is_loopback());
@@ -101,8 +100,7 @@ bool same_secret(std::string_view a, std::string_view b) {
 Result<void> check_listen(const Globals &g) {
     for (const auto &entry : listen_entries(g)) {
         auto a = parse_listen_address(entry);
-        if (!a)
-            return a.error();
+        if (!a) return a.error();
         if (!a->loopback && g.mi_auth_token.empty())
             return make_error("mi_listen \"" + entry +
                               "\": refusing to serve the management interface on a "
@@ -146,8 +144,7 @@ Response make_response(const Request &req, http::status status, std::string cont
                        std::string body) {
     Response res{status, req.version()};
     res.set(http::field::server, "evid");
-    if (!content_type.empty())
-        res.set(http::field::content_type, content_type);
+    if (!content_type.empty()) res.set(http::field::content_type, content_type);
     res.keep_alive(req.keep_alive());
     res.body() = std::move(body);
     res.prepare_payload();
@@ -171,8 +168,7 @@ Answer answer(App &app, const Request &req) {
     if (!token.empty()) {
         auto it = req.find(http::field::authorization);
         std::string_view given;
-        if (it != req.end())
-            given = std::string_view(it->value().data(), it->value().size());
+        if (it != req.end()) given = std::string_view(it->value().data(), it->value().size());
         const std::string expected = "Bearer " + token;
         if (!same_secret(given, expected)) {
             a.response = make_response(req, http::status::unauthorized, "application/json",
@@ -200,15 +196,15 @@ Answer answer(App &app, const Request &req) {
         return a;
     }
     if (get && path == "/metrics") {
-        a.response = make_response(req, http::status::ok, "text/plain; version=0.0.4; charset=utf-8",
-                                   render_metrics(app));
+        a.response = make_response(req, http::status::ok,
+                                   "text/plain; version=0.0.4; charset=utf-8", render_metrics(app));
         return a;
     }
     if (get && path == "/health") {
         const bool draining = app.draining.load();
-        a.response = make_response(req,
-                                   draining ? http::status::service_unavailable : http::status::ok,
-                                   "text/plain", draining ? "draining\n" : "OK\n");
+        a.response =
+            make_response(req, draining ? http::status::service_unavailable : http::status::ok,
+                          "text/plain", draining ? "draining\n" : "OK\n");
         return a;
     }
     if (get && path == "/") {
@@ -224,7 +220,8 @@ Answer answer(App &app, const Request &req) {
 template <class Protocol>
 class Session : public SessionBase, public std::enable_shared_from_this<Session<Protocol>> {
   public:
-    using Stream = beast::basic_stream<Protocol, asio::any_io_executor, beast::unlimited_rate_policy>;
+    using Stream =
+        beast::basic_stream<Protocol, asio::any_io_executor, beast::unlimited_rate_policy>;
 
     Session(typename Protocol::socket socket, std::shared_ptr<Server::State> state)
         : stream_(std::move(socket)), state_(std::move(state)) {
@@ -248,8 +245,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
 
     void read_header() {
-        if (state_->stopped)
-            return finish();
+        if (state_->stopped) return finish();
         parser_.emplace();
         parser_->header_limit(kHeaderLimit);
         parser_->body_limit(static_cast<uint64_t>(state_->app.globals.mi_max_body));
@@ -261,8 +257,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
 
     void on_header(beast::error_code ec) {
-        if (ec)
-            return on_error(ec);
+        if (ec) return on_error(ec);
         const auto &req = parser_->get();
         if (auto len = parser_->content_length();
             len && *len > static_cast<uint64_t>(state_->app.globals.mi_max_body))
@@ -270,12 +265,12 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         auto expect = req.find(http::field::expect);
         if (expect != req.end() && beast::iequals(expect->value(), "100-continue")) {
             auto cont = std::make_shared<Response>(http::status::continue_, req.version());
-            http::async_write(stream_, *cont,
-                              [self = this->shared_from_this(), cont](beast::error_code ec, size_t) {
-                                  if (ec)
-                                      return self->finish();
-                                  self->read_body();
-                              });
+            http::async_write(
+                stream_, *cont,
+                [self = this->shared_from_this(), cont](beast::error_code ec, size_t) {
+                    if (ec) return self->finish();
+                    self->read_body();
+                });
             return;
         }
         read_body();
@@ -285,15 +280,13 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         stream_.expires_after(timeout());
         http::async_read(stream_, buffer_, *parser_,
                          [self = this->shared_from_this()](beast::error_code ec, size_t) {
-                             if (ec)
-                                 return self->on_error(ec);
+                             if (ec) return self->on_error(ec);
                              self->on_request();
                          });
     }
 
     void on_error(beast::error_code ec) {
-        if (ec == http::error::body_limit)
-            return too_large();
+        if (ec == http::error::body_limit) return too_large();
         if (ec == http::error::header_limit)
             return reply_and_close(http::status::request_header_fields_too_large,
                                    "request headers too large\n");
@@ -347,8 +340,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
                            close_after](beast::error_code ec, size_t) {
                               for (const auto &fn : after)
                                   fn();
-                              if (ec || close_after)
-                                  return self->finish();
+                              if (ec || close_after) return self->finish();
                               self->read_header();
                           });
     }
@@ -383,8 +375,7 @@ void accept_loop(Acceptor &acceptor, std::shared_ptr<Server::State> state) {
     acceptor.async_accept(
         asio::make_strand(state->app.runtime->io()),
         [&acceptor, state](beast::error_code ec, typename Protocol::socket socket) {
-            if (state->stopped || !acceptor.is_open())
-                return;
+            if (state->stopped || !acceptor.is_open()) return;
             if (!ec) {
                 if (state->connections.load() >= state->app.globals.mi_max_connections) {
                     refuse(std::move(socket));
@@ -410,20 +401,22 @@ void accept_loop(Acceptor &acceptor, std::shared_ptr<Server::State> state) {
         });
 }
 
-std::string why(const beast::error_code &ec) { return ec.message(); }
+std::string why(const beast::error_code &ec) {
+    return ec.message();
+}
 
 } // namespace
 
 Server::Server(App &app) : state_(std::make_shared<State>(app)) {}
 
-Server::~Server() { stop(); }
+Server::~Server() {
+    stop();
+}
 
 Result<void> Server::start() {
     App &app = state_->app;
-    if (!app.runtime)
-        return make_error("management interface: the runtime is not created yet");
-    if (auto r = check_listen(app.globals); !r)
-        return r;
+    if (!app.runtime) return make_error("management interface: the runtime is not created yet");
+    if (auto r = check_listen(app.globals); !r) return r;
     auto &io = app.runtime->io();
     for (const auto &entry : listen_entries(app.globals)) {
         auto a = *parse_listen_address(entry);
@@ -437,22 +430,18 @@ Result<void> Server::start() {
                 local::socket probe(io);
                 beast::error_code pec;
                 probe.connect(local::endpoint(a.path), pec);
-                if (!pec)
-                    return make_error(where + "another process is listening on " + a.path);
+                if (!pec) return make_error(where + "another process is listening on " + a.path);
                 ::unlink(a.path.c_str()); // left over from an earlier run
             }
             auto acc = std::make_unique<local::acceptor>(io);
             acc->open(local(), ec);
-            if (!ec)
-                acc->bind(local::endpoint(a.path), ec);
-            if (ec)
-                return make_error(where + "cannot bind: " + why(ec));
+            if (!ec) acc->bind(local::endpoint(a.path), ec);
+            if (ec) return make_error(where + "cannot bind: " + why(ec));
             // Only the owner may talk to it; nothing can connect before listen().
             if (::chmod(a.path.c_str(), 0600) != 0)
                 return make_error(where + "cannot chmod 0600: " + std::strerror(errno));
             acc->listen(asio::socket_base::max_listen_connections, ec);
-            if (ec)
-                return make_error(where + "cannot listen: " + why(ec));
+            if (ec) return make_error(where + "cannot listen: " + why(ec));
             state_->unix_paths.push_back(a.path);
             accept_loop<local::acceptor, local>(*acc, state_);
             state_->unix_acceptors.push_back(std::move(acc));
@@ -460,17 +449,12 @@ Result<void> Server::start() {
             tcp::endpoint ep(asio::ip::make_address(a.host), a.port);
             auto acc = std::make_unique<tcp::acceptor>(io);
             acc->open(ep.protocol(), ec);
-            if (!ec)
-                acc->set_option(asio::socket_base::reuse_address(true), ec);
-            if (!ec && ep.address().is_v6())
-                acc->set_option(asio::ip::v6_only(true), ec);
-            if (!ec)
-                acc->bind(ep, ec);
-            if (ec)
-                return make_error(where + "cannot bind: " + why(ec));
+            if (!ec) acc->set_option(asio::socket_base::reuse_address(true), ec);
+            if (!ec && ep.address().is_v6()) acc->set_option(asio::ip::v6_only(true), ec);
+            if (!ec) acc->bind(ep, ec);
+            if (ec) return make_error(where + "cannot bind: " + why(ec));
             acc->listen(asio::socket_base::max_listen_connections, ec);
-            if (ec)
-                return make_error(where + "cannot listen: " + why(ec));
+            if (ec) return make_error(where + "cannot listen: " + why(ec));
             accept_loop<tcp::acceptor, tcp>(*acc, state_);
             state_->tcp_acceptors.push_back(std::move(acc));
         }
@@ -480,8 +464,7 @@ Result<void> Server::start() {
 }
 
 void Server::stop() {
-    if (state_->stopped.exchange(true))
-        return;
+    if (state_->stopped.exchange(true)) return;
     auto state = state_;
     auto close_all = [state] {
         beast::error_code ec;
@@ -499,8 +482,7 @@ void Server::stop() {
             close_all();
             done->set_value();
         });
-        if (fut.wait_for(std::chrono::seconds(2)) != std::future_status::ready)
-            close_all();
+        if (fut.wait_for(std::chrono::seconds(2)) != std::future_status::ready) close_all();
     } else {
         close_all();
     }
@@ -510,8 +492,7 @@ void Server::stop() {
         sessions.swap(state->sessions);
     }
     for (auto &w : sessions)
-        if (auto s = w.lock())
-            s->close();
+        if (auto s = w.lock()) s->close();
     for (const auto &p : state->unix_paths)
         ::unlink(p.c_str());
 }

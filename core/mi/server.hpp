@@ -12,7 +12,7 @@
 namespace evi {
 struct App;
 struct Globals;
-}
+} // namespace evi
 
 namespace evi::mi {
 
@@ -25,7 +25,7 @@ struct ListenAddress {
     bool unix_socket = false;
     std::string host; // an IP literal ("localhost" is taken as 127.0.0.1)
     uint16_t port = 0;
-    std::string path; // unix_socket
+    std::string path;      // unix_socket
     bool loopback = false; // 127.0.0.0/8, ::1, or a unix socket
 };
 Result<ListenAddress> parse_listen_address(std::string_view text);

@@ -1,9 +1,9 @@
 // The core's MI commands against a real event core, with a small in-process transport
 // ("test:NAME") that records what it is given.
 #include "app.hpp"
+#include "log/log.hpp"
 #include "mi/jsonrpc.hpp"
 #include "mi/server.hpp"
-#include "log/log.hpp"
 #include "runtime.hpp"
 
 #include <doctest/doctest.h>
@@ -38,10 +38,12 @@ int t_match(const void *a, const void *b) {
 int t_print(const void *sock, char *buf, size_t len) {
     return std::snprintf(buf, len, "%s", static_cast<const std::string *>(sock)->c_str());
 }
-void t_free(void *sock) { delete static_cast<std::string *>(sock); }
+void t_free(void *sock) {
+    delete static_cast<std::string *>(sock);
+}
 
-const evi_transport_t kTest{sizeof(evi_transport_t), "test", EVI_TF_JSON, t_parse, t_raise,
-                            t_match, t_print, t_free};
+const evi_transport_t kTest{
+    sizeof(evi_transport_t), "test", EVI_TF_JSON, t_parse, t_raise, t_match, t_print, t_free};
 
 struct Fixture {
     App app;
@@ -107,26 +109,31 @@ TEST_CASE_FIXTURE(Fixture, "event_subscribe then subscribers_list shows socket, 
 
 TEST_CASE_FIXTURE(Fixture, "the default expire is 3600 seconds") {
     CHECK(result("evi:subscribe", json::array({"E_A", "test:d"})) == "OK");
-    CHECK(result("subscribers_list", {{"event", "E_A"}, {"socket", "test:d"}})["Event"]["Subscriber"]["expire"] == 3600);
+    CHECK(result("subscribers_list",
+                 {{"event", "E_A"}, {"socket", "test:d"}})["Event"]["Subscriber"]["expire"] ==
+          3600);
 }
 
 TEST_CASE_FIXTURE(Fixture, "expire 0 unsubscribes") {
     REQUIRE(result("event_subscribe", {{"event", "E_A"}, {"socket", "test:x"}}) == "OK");
-    CHECK(result("event_subscribe", {{"event", "E_A"}, {"socket", "test:x"}, {"expire", 0}}) == "OK");
+    CHECK(result("event_subscribe", {{"event", "E_A"}, {"socket", "test:x"}, {"expire", 0}}) ==
+          "OK");
     CHECK(dump(result("subscribers_list")) == R"({"Events":[]})");
 }
 
 TEST_CASE_FIXTURE(Fixture, "a negative expire is -32602 with OpenSIPS's data text") {
-    CHECK(dump(error("event_subscribe", {{"event", "E_A"}, {"socket", "test:x"}, {"expire", -1}})) ==
-          R"({"code":-32602,"message":"Invalid params","data":"Negative expire value"})");
+    CHECK(
+        dump(error("event_subscribe", {{"event", "E_A"}, {"socket", "test:x"}, {"expire", -1}})) ==
+        R"({"code":-32602,"message":"Invalid params","data":"Negative expire value"})");
 }
 
 TEST_CASE_FIXTURE(Fixture, "a non-numeric expire is -32602") {
-    CHECK(error("event_subscribe", {{"event", "E_A"}, {"socket", "test:x"}, {"expire", "soon"}})["code"] ==
-          -32602);
+    CHECK(error("event_subscribe",
+                {{"event", "E_A"}, {"socket", "test:x"}, {"expire", "soon"}})["code"] == -32602);
 }
 
-TEST_CASE_FIXTURE(Fixture, "subscribing to an unknown event or through an unknown transport is 400") {
+TEST_CASE_FIXTURE(Fixture,
+                  "subscribing to an unknown event or through an unknown transport is 400") {
     json e = error("event_subscribe", {{"event", "E_NOPE"}, {"socket", "test:x"}});
     CHECK(e["code"] == 400);
     CHECK(e["message"] == "Bad parameter value");
@@ -151,18 +158,19 @@ TEST_CASE_FIXTURE(Fixture, "raise_event of an unknown event is 404 and without s
 
 TEST_CASE_FIXTURE(Fixture, "raise_event params: numbers become ints, other values compact JSON") {
     REQUIRE(result("event_subscribe", {{"event", "E_A"}, {"socket", "test:r"}}) == "OK");
-    CHECK(result("raise_event", {{"event", "E_A"},
-                                 {"params", {{"ip", "10.0.0.9"}, {"n", 5}, {"l", {1, "a"}}}}}) ==
+    CHECK(result("raise_event",
+                 {{"event", "E_A"}, {"params", {{"ip", "10.0.0.9"}, {"n", 5}, {"l", {1, "a"}}}}}) ==
           "OK");
     CHECK(result("raise_event", {{"event", "E_A"}, {"params", "{\"s\":\"x\",\"f\":2.7}"}}) == "OK");
     CHECK(result("evi:raise", json::array({"E_A", "a", "7"})) == "OK");
     CHECK(result("raise_event", {{"event", "E_A"}}) == "OK");
-    CHECK(delivered() ==
-          std::vector<std::string>{
-              R"({"jsonrpc":"2.0","method":"E_A","params":{"ip":"10.0.0.9","n":5,"l":"[1,\"a\"]"}})",
-              R"({"jsonrpc":"2.0","method":"E_A","params":{"s":"x","f":2}})",
-              R"({"jsonrpc":"2.0","method":"E_A","params":["a","7"]})",
-              R"({"jsonrpc":"2.0","method":"E_A"})"});
+    CHECK(
+        delivered() ==
+        std::vector<std::string>{
+            R"({"jsonrpc":"2.0","method":"E_A","params":{"ip":"10.0.0.9","n":5,"l":"[1,\"a\"]"}})",
+            R"({"jsonrpc":"2.0","method":"E_A","params":{"s":"x","f":2}})",
+            R"({"jsonrpc":"2.0","method":"E_A","params":["a","7"]})",
+            R"({"jsonrpc":"2.0","method":"E_A"})"});
 }
 
 TEST_CASE_FIXTURE(Fixture, "raise_event with a string that is not a JSON object is 400") {
@@ -174,12 +182,13 @@ TEST_CASE_FIXTURE(Fixture, "raise_event with a string that is not a JSON object 
 
 TEST_CASE_FIXTURE(Fixture, "which lists every command and alias, or one command's sets") {
     json all = result("which");
-    for (const char *name : {"events_list", "evi:list", "event_subscribe", "evi:subscribe",
-                             "subscribers_list", "evi:subscribers", "raise_event", "evi:raise",
-                             "which", "help", "version", "uptime", "modules_list",
-                             "module_params", "get_statistics", "log_level", "shutdown"})
+    for (const char *name :
+         {"events_list", "evi:list", "event_subscribe", "evi:subscribe", "subscribers_list",
+          "evi:subscribers", "raise_event", "evi:raise", "which", "help", "version", "uptime",
+          "modules_list", "module_params", "get_statistics", "log_level", "shutdown"})
         CHECK_MESSAGE(std::find(all.begin(), all.end(), json(name)) != all.end(), name);
-    CHECK(dump(result("which", {{"command", "raise_event"}})) == R"([["event"],["event","params"]])");
+    CHECK(dump(result("which", {{"command", "raise_event"}})) ==
+          R"([["event"],["event","params"]])");
     CHECK(dump(result("which", {{"command", "version"}})) == R"([[]])");
     CHECK(dump(result("which", {{"command", "evi:"}})) ==
           R"(["evi:list","evi:subscribe","evi:subscribers","evi:raise"])");

@@ -13,14 +13,22 @@ namespace {
 
 // A registry with a few plain commands: echo returns the named params it got.
 void fill(CommandRegistry &r) {
-    r.add({"echo", {"e:echo"}, "Return the params.", {{}, {"a"}, {"a", "b"}},
+    r.add({"echo",
+           {"e:echo"},
+           "Return the params.",
+           {{}, {"a"}, {"a", "b"}},
            [](const Params &p) -> Outcome { return p; }});
     r.add({"nothing", {}, "Return nothing.", {}, [](const Params &) -> Outcome { return json(); }});
-    r.add({"missing", {}, "Fail with 404.", {{}},
-           [](const Params &) -> Outcome { return Failure{404, "Event not registered", {}}; }});
-    r.add({"throws", {}, "Throw.", {{}},
-           [](const Params &) -> Outcome { throw std::runtime_error("boom"); }});
-    r.add({"raise", {}, "Variadic params.", {{"event"}, {"event", "params"}},
+    r.add({"missing", {}, "Fail with 404.", {{}}, [](const Params &) -> Outcome {
+               return Failure{404, "Event not registered", {}};
+           }});
+    r.add({"throws", {}, "Throw.", {{}}, [](const Params &) -> Outcome {
+               throw std::runtime_error("boom");
+           }});
+    r.add({"raise",
+           {},
+           "Variadic params.",
+           {{"event"}, {"event", "params"}},
            [](const Params &p) -> Outcome { return p; }});
 }
 
@@ -64,8 +72,9 @@ TEST_CASE("an alias calls the same command") {
 }
 
 TEST_CASE("a request without jsonrpc 2.0 is -32600 with its id") {
-    CHECK(call(R"({"id":3,"method":"nothing"})") ==
-          R"({"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request","data":"jsonrpc must be \"2.0\""},"id":3})");
+    CHECK(
+        call(R"({"id":3,"method":"nothing"})") ==
+        R"({"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request","data":"jsonrpc must be \"2.0\""},"id":3})");
 }
 
 TEST_CASE("params that are neither object nor array make an invalid request") {
@@ -74,8 +83,8 @@ TEST_CASE("params that are neither object nor array make an invalid request") {
 }
 
 TEST_CASE("an id of the wrong type is -32600 with a null id") {
-    CHECK(call(R"({"jsonrpc":"2.0","id":{"x":1},"method":"nothing"})")
-              .find(R"("code":-32600)") != std::string::npos);
+    CHECK(call(R"({"jsonrpc":"2.0","id":{"x":1},"method":"nothing"})").find(R"("code":-32600)") !=
+          std::string::npos);
     CHECK(call(R"({"jsonrpc":"2.0","id":{"x":1},"method":"nothing"})").find(R"("id":null)") !=
           std::string::npos);
 }
@@ -112,8 +121,9 @@ TEST_CASE("a command's failure becomes a JSON-RPC error with its code") {
 }
 
 TEST_CASE("a handler that throws answers -32603 and the server keeps going") {
-    CHECK(call(R"({"jsonrpc":"2.0","id":1,"method":"throws"})") ==
-          R"({"jsonrpc":"2.0","error":{"code":-32603,"message":"Internal error","data":"boom"},"id":1})");
+    CHECK(
+        call(R"({"jsonrpc":"2.0","id":1,"method":"throws"})") ==
+        R"({"jsonrpc":"2.0","error":{"code":-32603,"message":"Internal error","data":"boom"},"id":1})");
 }
 
 TEST_CASE("a batch answers each request in order and leaves notifications out") {
@@ -126,8 +136,9 @@ TEST_CASE("a batch answers each request in order and leaves notifications out") 
 }
 
 TEST_CASE("an empty batch is one invalid request") {
-    CHECK(call("[]") ==
-          R"({"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request","data":"empty batch"},"id":null})");
+    CHECK(
+        call("[]") ==
+        R"({"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request","data":"empty batch"},"id":null})");
 }
 
 TEST_CASE("notifications alone get no reply at all") {
