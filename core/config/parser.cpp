@@ -49,8 +49,17 @@ class Parser {
     [[noreturn]] void fail(const Location &loc, std::string_view msg) const {
         throw SyntaxError{format_error(loc, msg)};
     }
+    // At the end of the file, the error is where the missing text should have been: right
+    // after the last token, not on the line after it.
     [[noreturn]] void expected(std::string_view what) const {
-        fail(peek().loc, "expected " + std::string(what) + ", found " + peek().describe());
+        Location at = peek().loc;
+        if (peek().kind == Tok::End && pos_ > 0 && toks_[pos_ - 1].kind != Tok::End) {
+            const Token &last = toks_[pos_ - 1];
+            at = last.loc;
+            if (last.text.find('\n') == std::string::npos)
+                at.col += static_cast<int>(last.text.size());
+        }
+        fail(at, "expected " + std::string(what) + ", found " + peek().describe());
     }
     const Token &expect(std::string_view punct, std::string_view context) {
         if (!peek().is(punct)) expected("'" + std::string(punct) + "' " + std::string(context));

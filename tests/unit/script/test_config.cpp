@@ -332,3 +332,10 @@ TEST_CASE("errors are reported in file order: a syntax error before a lexing err
           "t.cfg:1:17: error: expected ';' after exit, found '}'");
     CHECK(parse_error("x = 1\ny = @") == "t.cfg:2:5: error: unexpected character '@'");
 }
+
+TEST_CASE("an error at the end of the file points right after the last token") {
+    CHECK(parse_error("loadmodule \"m.so\"\nmodparam(\"a\", \"b\"\n") ==
+          "t.cfg:2:18: error: expected ',' after the parameter name, found end of file");
+    CHECK(parse_error("x =\n\n") ==
+          "t.cfg:1:4: error: expected a number or a string after 'x =', found end of file");
+}
