@@ -155,6 +155,7 @@ int rmq_parse(evi_str_t address, int, void **sock, unsigned *, char *err, size_t
             auto &c = m.connections[s->address->endpoint_key()];
             if (!c) c = std::make_shared<Connection>(*s->address, m.settings, make_hooks());
             s->connection = c;
+            c->attach();
         }
         *sock = s.release();
         return EVI_OK;
@@ -193,7 +194,9 @@ int rmq_print(const void *sock, char *buf, size_t len) {
 }
 
 void rmq_free(void *sock) {
-    delete static_cast<Socket *>(sock);
+    auto *s = static_cast<Socket *>(sock);
+    if (s) s->connection->detach();
+    delete s;
 }
 
 const evi_transport_t kTransports[] = {

@@ -22,6 +22,7 @@ constexpr auto kBackoffMax = 2000ms;
 constexpr auto kRefusedBackoff = 5000ms; // a broker that refused our login is asked less often
 constexpr auto kMissingExchangeRecheck = 1000ms;
 constexpr int kMaxChannelFailures = 3; // an event whose publish keeps closing the channel
+constexpr auto kIdleClose = 10s;       // an unused connection is closed after this long
 
 amqp_bytes_t bytes(const std::string &s) {
     return amqp_bytes_t{s.size(), const_cast<char *>(s.data())};
@@ -107,7 +108,22 @@ void Connection::request_stop(Clock::time_point deadline) {
 }
 
 void Connection::join() {
-    if (thread_.joinable()) thread_.join();
+    if (!thread_.joinable()) return;
+    bool finished;
+    {
+        std::unique_lock<std::mutex> lock(mu_);
+        finished = cv_.wait_until(lock, stop_deadline_ + 2s, [&] { return finished_; });
+    }
+    if (!finished) {
+        // Stuck writing to a broker that stopped reading (rabbitmq-c sends without a
+        // deadline): cut the socket so that the thread sees an error and ends.
+        std::lock_guard<std::mutex> g(fd_mu_);
+        if (sockfd_ >= 0) {
+            log(EVI_L_WARN, "broker " + name_ + " does not read: closing the connection");
+            ::shutdown(sockfd_, SHUT_RDWR);
+        }
+    }
+    thread_.join();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -141,6 +157,11 @@ void Connection::run() {
         close_gracefully();
     } catch (...) {
     }
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        finished_ = true;
+    }
+    cv_.notify_all();
 }
 
 void Connection::drain_incoming(std::unique_lock<std::mutex> &) {
@@ -180,6 +201,14 @@ void Connection::step() {
             cv_.wait_for(lock, 200ms, [&] { return !incoming_.empty() || stopping_; });
         }
         poll_frames(0); // heartbeats, connection.close, blocked
+        if (sockets_.load() == 0 && backlog_.empty() && window_.empty() &&
+            Clock::now() - last_activity_ > kIdleClose) {
+            // Every subscriber of this broker is gone: do not hold a connection for nobody.
+            log(EVI_L_INFO,
+                "closing the idle connection to broker " + name_ + " (no subscription uses it)");
+            close_gracefully();
+            return;
+        }
     }
     if (settings_.publisher_confirms && !window_.empty() && !blocked_ && settings_.timeout_ms > 0 &&
         Clock::now() - window_.oldest_published() > std::chrono::milliseconds(settings_.timeout_ms))
@@ -221,10 +250,7 @@ void Connection::check_reply(amqp_rpc_reply_t r, const char *what) {
 
 bool Connection::connect() {
     auto attempt_failed = [&](const std::string &why, bool refused) {
-        if (conn_) {
-            amqp_destroy_connection(conn_);
-            conn_ = nullptr;
-        }
+        destroy_connection();
         ++failed_attempts_;
         if (refused) {
             backoff_ = kRefusedBackoff;
@@ -340,8 +366,13 @@ bool Connection::connect() {
             return attempt_failed("confirm.select: " + reply_text(r), false);
     }
 
+    {
+        std::lock_guard<std::mutex> g(fd_mu_);
+        sockfd_ = amqp_get_sockfd(conn_);
+    }
     connected_ = true;
     blocked_ = false;
+    last_activity_ = Clock::now();
     next_tag_ = 1;
     ch2_open_ = false;
     exchanges_ok_.clear();
@@ -373,16 +404,22 @@ void Connection::close_gracefully() {
         amqp_channel_close(conn_, 1, AMQP_REPLY_SUCCESS);
         amqp_connection_close(conn_, AMQP_REPLY_SUCCESS);
     }
-    amqp_destroy_connection(conn_);
-    conn_ = nullptr;
+    destroy_connection();
     connected_ = false;
 }
 
-void Connection::drop(const Lost &lost) {
-    if (conn_) {
-        amqp_destroy_connection(conn_);
-        conn_ = nullptr;
+void Connection::destroy_connection() {
+    if (!conn_) return;
+    {
+        std::lock_guard<std::mutex> g(fd_mu_);
+        sockfd_ = -1;
     }
+    amqp_destroy_connection(conn_);
+    conn_ = nullptr;
+}
+
+void Connection::drop(const Lost &lost) {
+    destroy_connection();
     bool was_connected = connected_;
     connected_ = false;
     blocked_ = false;
@@ -401,7 +438,12 @@ void Connection::drop(const Lost &lost) {
     std::string msg =
         (was_connected ? "connection to broker " + name_ + " lost: " : "broker " + name_ + ": ") +
         lost.why;
-    if (n_again)
+    bool stopping;
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        stopping = stopping_;
+    }
+    if (n_again && !stopping)
         msg += "; " + std::to_string(n_again) + " unconfirmed event(s) will be published again";
     log(EVI_L_WARN, msg);
     last_error_ = lost.why;
@@ -477,6 +519,7 @@ void Connection::publish_backlog() {
         if (rc != AMQP_STATUS_OK)
             throw Lost{std::string("publish: ") + amqp_error_string2(rc), false};
         hooks_.count(Counter::Published, 1);
+        last_activity_ = Clock::now();
         Outgoing sent = std::move(item);
         backlog_.pop_front();
         if (settings_.publisher_confirms) {

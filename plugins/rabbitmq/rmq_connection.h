@@ -62,6 +62,11 @@ class Connection {
 
     const Address &endpoint() const { return endpoint_; }
 
+    /** Sockets that use this connection (parse adds, free removes): without any, an idle
+     *  connection is closed. */
+    void attach() { ++sockets_; }
+    void detach() { --sockets_; }
+
   private:
     struct Lost {
         std::string why;
@@ -74,6 +79,7 @@ class Connection {
     void wait_disconnected(std::unique_lock<std::mutex> &lock);
     bool connect(); // true when connected
     void close_gracefully();
+    void destroy_connection();
     void drop(const Lost &lost);
     void publish_backlog();
     bool exchange_usable(const std::string &exchange, std::string &why);
@@ -100,7 +106,14 @@ class Connection {
     bool stopping_ = false;
     bool refused_ = false; // the broker refused our login: fail fast until it accepts
     Clock::time_point stop_deadline_{};
+    bool finished_ = false; // the thread reported everything and closed
     std::thread thread_;
+
+    // The socket of the live connection, for join() to cut a send stuck on a full buffer.
+    std::mutex fd_mu_;
+    int sockfd_ = -1;
+
+    std::atomic<int> sockets_{0};
 
     // The connection thread's own state.
     amqp_connection_state_t conn_ = nullptr;
@@ -120,6 +133,7 @@ class Connection {
         bool have_header = false;
     } returning_;
     Clock::time_point next_attempt_{};
+    Clock::time_point last_activity_{};
     std::chrono::milliseconds backoff_{0};
     std::string last_error_; // logged once until it changes
     int failed_attempts_ = 0;
