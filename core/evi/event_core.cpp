@@ -74,7 +74,6 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
                 return false;
             }
             queue_.push_back(ev);
-            queued.store(queue_.size() + busy_, std::memory_order_relaxed);
         }
         cv_.notify_one();
         return true;
@@ -108,8 +107,14 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
         return queue_.size();
     }
 
+    // Events queued or being delivered by the worker right now.
+    size_t depth() {
+        std::lock_guard lock(mutex_);
+        return queue_.size() + busy_;
+    }
+
     std::atomic<int64_t> expire_at;
-    std::atomic<uint64_t> delivered{0}, failed{0}, retried{0}, dropped{0}, queued{0};
+    std::atomic<uint64_t> delivered{0}, failed{0}, retried{0}, dropped{0};
     std::atomic<bool> up{true};
     std::atomic<uint64_t> in_flight{0}; // async deliveries awaiting report
 
@@ -162,6 +167,49 @@ struct EventCore::State {
     std::atomic<uint64_t> next_token{1};
 
     std::atomic<bool> stopped{false};
+
+    // Subscribers removed while their worker may be busy in a blocking delivery: stopped on a
+    // thread of their own, joined before the core goes away (their sockets must be freed while
+    // their module is still loaded).
+    struct Retiring {
+        std::thread thread;
+        std::shared_ptr<std::atomic<bool>> done;
+    };
+    std::mutex retired_mutex;
+    std::vector<Retiring> retired;
+
+    void retire(std::shared_ptr<Subscriber> s) {
+        if (s->socket().inline_delivery()) {
+            s->stop_worker(false);
+            return;
+        }
+        auto done = std::make_shared<std::atomic<bool>>(false);
+        std::thread t([s = std::move(s), done]() mutable {
+            s->stop_worker(false);
+            s.reset();
+            done->store(true);
+        });
+        std::lock_guard lock(retired_mutex);
+        retired.push_back({std::move(t), std::move(done)});
+    }
+
+    // Join retired workers; all of them, or only those already finished.
+    void join_retired(bool all) {
+        std::vector<Retiring> joinable;
+        {
+            std::lock_guard lock(retired_mutex);
+            for (auto it = retired.begin(); it != retired.end();) {
+                if (all || it->done->load()) {
+                    joinable.push_back(std::move(*it));
+                    it = retired.erase(it);
+                } else {
+                    ++it;
+                }
+            }
+        }
+        for (auto &r : joinable)
+            r.thread.join();
+    }
 };
 
 // ---- Subscriber worker ----------------------------------------------------------------------
@@ -233,7 +281,6 @@ void Subscriber::run() {
         {
             std::lock_guard lock(mutex_);
             busy_ = 0;
-            queued.store(queue_.size(), std::memory_order_relaxed);
             if (queue_.empty())
                 idle_cv_.notify_all();
         }
@@ -245,7 +292,10 @@ void Subscriber::run() {
 EventCore::EventCore(const TransportRegistry &transports, CoreOptions options)
     : transports_(transports), options_(options), state_(std::make_unique<State>()) {}
 
-EventCore::~EventCore() { shutdown(std::chrono::milliseconds(0)); }
+EventCore::~EventCore() {
+    shutdown(std::chrono::milliseconds(0));
+    state_->join_retired(true);
+}
 
 Result<int> EventCore::publish(std::string_view name) {
     if (!valid_event_name(name)) {
@@ -496,7 +546,7 @@ Result<void> EventCore::unsubscribe(std::string_view event, std::string_view soc
         e->subscribers.store(std::move(next));
     }
     // Stop the worker off this thread: a blocking delivery in progress may take a while.
-    std::thread([removed] { removed->stop_worker(false); }).detach();
+    state_->retire(std::move(removed));
     return {};
 }
 
@@ -534,7 +584,7 @@ std::vector<SubscriberInfo> EventCore::subscribers(std::optional<std::string_vie
             info.failed = s->failed.load();
             info.retried = s->retried.load();
             info.dropped = s->dropped.load();
-            info.queued = s->queued.load() + s->in_flight.load();
+            info.queued = s->depth() + s->in_flight.load();
             info.up = s->up.load();
             out.push_back(std::move(info));
         }
@@ -563,8 +613,9 @@ void EventCore::reap_expired() {
     for (auto &s : gone) {
         LOG_DBG("subscriber %s of %s expired", s->socket().text().c_str(),
                 s->entry().name.c_str());
-        std::thread([s] { s->stop_worker(false); }).detach();
+        state_->retire(std::move(s));
     }
+    state_->join_retired(false);
 }
 
 uint64_t EventCore::shutdown(std::chrono::milliseconds grace) {
@@ -597,6 +648,7 @@ uint64_t EventCore::shutdown(std::chrono::milliseconds grace) {
         lost += s->pending() + s->in_flight.load();
         s->stop_worker(false);
     }
+    state_->join_retired(true);
     {
         std::lock_guard lock(state_->pending_mutex);
         state_->pending.clear();

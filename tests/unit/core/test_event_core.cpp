@@ -6,6 +6,7 @@
 
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 #include <thread>
 
@@ -20,6 +21,7 @@ struct Recorder {
     std::vector<std::string> seen; // "address|event|json"
     std::vector<uint64_t> tokens;
     bool gate_open = true;
+    int entered = 0; // deliveries that reached the transport (before the gate)
     int status = EVI_OK;
 } rec;
 
@@ -43,6 +45,8 @@ void free_sock(void *sock) { delete static_cast<std::string *>(sock); }
 
 int record(void *sock, const evi_event_t *ev, uint64_t token, bool gated) {
     std::unique_lock lock(rec.m);
+    ++rec.entered;
+    rec.cv.notify_all();
     if (gated)
         rec.cv.wait(lock, [] { return rec.gate_open; });
     rec.seen.push_back(*static_cast<std::string *>(sock) + "|" + s(ev->name) + "|" + s(ev->json));
@@ -81,6 +85,7 @@ struct Fixture {
         std::lock_guard lock(rec.m);
         rec.seen.clear();
         rec.tokens.clear();
+        rec.entered = 0;
         rec.gate_open = true;
         rec.status = EVI_OK;
     }
@@ -244,10 +249,11 @@ TEST_CASE("a queue that overflows counts exactly what it dropped") {
     }
     REQUIRE(f.core->subscribe("E_X", "slow:stuck", 0s, false));
     REQUIRE(f.core->raise("E_X", nullptr, 0)); // taken by the worker, which blocks on the gate
-    // Wait until the worker holds it (queue empty again).
-    for (int i = 0; i < 500 && f.core->subscribers("E_X")[0].queued != 1; ++i)
-        std::this_thread::sleep_for(1ms);
-    std::this_thread::sleep_for(20ms);
+    {
+        // Wait until the worker holds it: the queue itself is empty again.
+        std::unique_lock lock(rec.m);
+        REQUIRE(rec.cv.wait_for(lock, 5s, [] { return rec.entered == 1; }));
+    }
     for (int i = 0; i < 20; ++i)
         REQUIRE(f.core->raise("E_X", nullptr, 0));
     auto sub = f.core->subscribers("E_X")[0];
@@ -311,6 +317,9 @@ TEST_CASE("an async transport's outcome arrives through report()") {
         tokens = rec.tokens;
     }
     REQUIRE(tokens.size() == 2);
+    // Both are in flight once the worker has handed them over.
+    for (int i = 0; i < 500 && f.core->subscribers("E_X")[0].queued != 2; ++i)
+        std::this_thread::sleep_for(1ms);
     CHECK(f.core->subscribers("E_X")[0].queued == 2);
     f.core->report(tokens[0], EVI_OK);
     f.core->report(tokens[1], EVI_ERR);

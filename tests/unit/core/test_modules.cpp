@@ -86,7 +86,7 @@ TEST_CASE("a file that is not a shared object reports what the dynamic linker sa
     namespace fs = std::filesystem;
     auto tmp = fs::temp_directory_path() / ("evi-junk-" + std::to_string(::getpid()) + ".so");
     FILE *f = std::fopen(tmp.c_str(), "w");
-    std::fputs("not an ELF file\n", f);
+    std::fputs("this text is not an ELF shared object, but it is long enough to have a header\n", f);
     std::fclose(f);
     ModuleSet set;
     auto r = set.load(tmp.string(), {});
