@@ -301,6 +301,18 @@ class MiCommands(EvidTestCase):
         self.assertEqual(self.e.proc.returncode, 0)
 
 
+class ScriptSubscriptions(EvidTestCase):
+    def test_a_startup_route_subscription_never_expires_and_has_no_ttl(self):
+        sink = UdpSink()
+        self.addCleanup(sink.close)
+        e = self.evid('loadmodule "event_datagram.so"\n'
+                      'startup_route { subscribe_event("E_MI_S", "%s"); }\n' % sink.socket)
+        sub = e.mi("subscribers_list", {"event": "E_MI_S", "socket": sink.socket})["result"]
+        self.assertEqual(sub["Event"]["Subscriber"], {
+            "socket": sink.socket, "expire": "never", "state": "up", "delivered": 0,
+            "failed": 0, "retried": 0, "dropped": 0, "queued": 0})
+
+
 class ModuleCommands(EvidTestCase):
     """Commands a module exports through the ABI are served like the core's."""
 
