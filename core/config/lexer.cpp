@@ -318,13 +318,14 @@ Result<std::vector<Token>> tokenize(std::string_view text, const std::string &fi
     return tokens;
 }
 
-Result<PvRef> parse_pv(std::string_view text, size_t &pos, const Location &at) {
+namespace {
+
+// name or name(arg) starting at name_start; `dollar` is where the '$' is. Sets end past it.
+Result<PvRef> parse_named_pv(std::string_view text, size_t dollar, size_t name_start, size_t &end,
+                             const Location &at) {
     auto fail = [&](std::string_view msg) { return make_error(format_error(at, msg)); };
-    size_t p = pos + 1; // after '$'
-    if (p < text.size() && text[p] == '(')
-        return fail("indexed and transformed pseudo-variables $(…) are not supported; write "
-                    "$avp(name) for the newest value");
-    size_t name_start = p;
+    const size_t pos = dollar;
+    size_t p = name_start;
     while (p < text.size() && ident_char(text[p]))
         ++p;
     std::string name(text.substr(name_start, p - name_start));
@@ -398,6 +399,40 @@ Result<PvRef> parse_pv(std::string_view text, size_t &pos, const Location &at) {
                     " (known: $var(name), $avp(name), $param(name|N), $Ts, $Tsm, $pid, $rc)");
     }
     if (!ok) return ok.error();
+    end = p;
+    return pv;
+}
+
+} // namespace
+
+Result<PvRef> parse_pv(std::string_view text, size_t &pos, const Location &at) {
+    auto fail = [&](std::string_view msg) { return make_error(format_error(at, msg)); };
+    size_t p = pos + 1; // after '$'
+    if (p >= text.size() || text[p] != '(') {
+        auto pv = parse_named_pv(text, pos, p, p, at);
+        if (pv) pos = p;
+        return pv;
+    }
+    // $(avp(name)[N]): the Nth value from the newest (0), or from the oldest (-1)
+    const char *form = "write $(avp(name)[N]) with N from 0 (the newest) or from -1 (the oldest); "
+                       "transformations are not supported";
+    auto pv = parse_named_pv(text, pos, p + 1, p, at);
+    if (!pv) return pv;
+    if (pv->type != PvType::Avp) return fail(std::string("only $avp can be indexed: ") + form);
+    if (p >= text.size() || text[p] != '[') return fail(form);
+    ++p;
+    bool negative = p < text.size() && text[p] == '-';
+    if (negative) ++p;
+    int n = 0, digits = 0;
+    while (p < text.size() && std::isdigit(static_cast<unsigned char>(text[p])) && n < 100000) {
+        n = n * 10 + (text[p++] - '0');
+        ++digits;
+    }
+    if (!digits || p + 1 >= text.size() || text[p] != ']' || text[p + 1] != ')') return fail(form);
+    p += 2;
+    pv->indexed = true;
+    pv->avp_index = negative ? -n : n;
+    pv->text = std::string(text.substr(pos, p - pos));
     pos = p;
     return pv;
 }

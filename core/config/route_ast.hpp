@@ -16,8 +16,10 @@ enum class PvType { Var, Avp, Param, Ts, Tsm, Pid, Rc };
 
 struct PvRef {
     PvType type = PvType::Var;
-    std::string name; // Var, Avp, Param by name
-    int index = 0;    // Param by position: 1-based; 0 when by name
+    std::string name;     // Var, Avp, Param by name
+    int index = 0;        // Param by position: 1-based; 0 when by name
+    bool indexed = false; // $(avp(x)[N])
+    int avp_index = 0;    // N: 0 the newest, -1 the oldest
     Location loc;
     std::string text; // as written, for messages: "$avp(x)"
 };

@@ -54,6 +54,19 @@ struct AvpGet : Node {
     void print(Frame &f, std::string &out) const override { append_printed(out, newest(f)); }
 };
 
+// $(avp(x)[N]): N from the newest (0, 1, …) or from the oldest (-1, -2, …).
+struct AvpAt : Node {
+    size_t slot = 0;
+    int index = 0;
+    Value eval(Frame &f) const override {
+        const auto &stack = f.avps[slot];
+        const auto n = static_cast<int64_t>(stack.size());
+        const int64_t i = index >= 0 ? n - 1 - index : -1 - index;
+        if (i < 0 || i >= n) return Value{};
+        return stack[static_cast<size_t>(i)];
+    }
+};
+
 inline Value param_value(const evi_param_t &p) {
     if (p.type == EVI_VAL_INT) return p.i;
     return std::string(p.s.s ? p.s.s : "", p.s.len);

@@ -261,6 +261,9 @@ class Compiler {
             t.slot = slot(vars_, pv.name);
             return t;
         case PvType::Avp:
+            if (pv.indexed)
+                fail(pv.loc, pv.text + " can only be read: assign $avp(" + pv.name +
+                                 ") (= pushes, := replaces)");
             t.avp = true;
             t.slot = slot(avps_, pv.name);
             return t;
@@ -285,6 +288,12 @@ class Compiler {
             return n;
         }
         case PvType::Avp: {
+            if (p.indexed) {
+                auto n = node<AvpAt>(p.loc);
+                n->slot = slot(avps_, p.name);
+                n->index = p.avp_index;
+                return n;
+            }
             auto n = node<AvpGet>(p.loc);
             n->slot = slot(avps_, p.name);
             return n;
@@ -480,7 +489,7 @@ class Compiler {
     ssize_t avp_arg(const config::Expr *a, const std::string &func, int index, const char *role,
                     std::string &text) {
         if (!a) return -1;
-        if (a->kind != ExprKind::Pv || a->pv.type != PvType::Avp)
+        if (a->kind != ExprKind::Pv || a->pv.type != PvType::Avp || a->pv.indexed)
             fail(a->loc, "argument " + std::to_string(index) + " of " + func +
                              " must be an $avp(…) holding the " + role);
         text = a->pv.text;

@@ -137,3 +137,12 @@ TEST_CASE("a literal subscribe_event socket must name a loaded transport") {
           "t.cfg:1:38: error: the socket of subscribe_event must be a string such as "
           "\"udp:127.0.0.1:8888\"");
 }
+
+TEST_CASE("an indexed AVP can be read but not assigned or raised") {
+    Host h;
+    CHECK(h.compile("startup_route { $(avp(a)[0]) = 1; }") ==
+          "t.cfg:1:17: error: $(avp(a)[0]) can only be read: assign $avp(a) (= pushes, := "
+          "replaces)");
+    CHECK(h.compile("startup_route { raise_event(\"E\", $(avp(a)[0])); }") ==
+          "t.cfg:1:34: error: argument 2 of raise_event must be an $avp(…) holding the values");
+}

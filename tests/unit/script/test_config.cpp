@@ -98,6 +98,22 @@ TEST_CASE("pseudo-variables: $param by name and by 1-based position, $Ts, $pid, 
     CHECK(t[5].pv.name == "pike-ip");
 }
 
+TEST_CASE("$(avp(name)[N]) indexes an AVP from the newest, or from the oldest when negative") {
+    auto t = lex("$(avp(x)[2]) $(avp(y)[-1])");
+    CHECK(t[0].pv.type == PvType::Avp);
+    CHECK(t[0].pv.indexed);
+    CHECK(t[0].pv.name == "x");
+    CHECK(t[0].pv.avp_index == 2);
+    CHECK(t[0].pv.text == "$(avp(x)[2])");
+    CHECK(t[1].pv.avp_index == -1);
+    CHECK(lex_error("$(var(x)[0])") ==
+          "t.cfg:1:1: error: only $avp can be indexed: write $(avp(name)[N]) with N from 0 (the "
+          "newest) or from -1 (the oldest); transformations are not supported");
+    CHECK(lex_error("$(avp(x){s.len})") ==
+          "t.cfg:1:1: error: write $(avp(name)[N]) with N from 0 (the newest) or from -1 (the "
+          "oldest); transformations are not supported");
+}
+
 TEST_CASE("lexer errors name file:line:col") {
     CHECK(lex_error("x = \"abc") ==
           "t.cfg:1:5: error: unterminated string: missing the closing \"");

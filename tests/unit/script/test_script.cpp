@@ -217,6 +217,14 @@ TEST_CASE("$avp(name) reads the newest value") {
                    raise_event("E_OUT", , $avp(v));)") == R"(E_OUT("new"))");
 }
 
+TEST_CASE("$(avp(name)[N]) reads one value: 0 the newest, -1 the oldest, NULL out of range") {
+    Host h;
+    CHECK(h.run(R"~($avp(a) = "x"; $avp(a) = "y"; $avp(a) = "z";
+        $avp(v) = $(avp(a)[2]); $avp(v) = $(avp(a)[0]); $avp(v) = $(avp(a)[-1]);
+        if ($(avp(a)[3]) == NULL && $(avp(a)[-4]) == NULL) $avp(v) = "nulls";
+        raise_event("E_OUT", , $avp(v));)~") == R"(E_OUT("nulls","x","z","x"))");
+}
+
 TEST_CASE("$var starts empty in every run") {
     Host h;
     CHECK(h.compile(R"(startup_route { subscribe_event("E_OUT", "rec:x"); }
