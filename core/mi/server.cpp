@@ -17,6 +17,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <array>
 #include <charconv>
 #include <cstring>
 #include <future>
@@ -305,7 +306,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
                                   json("request body larger than " +
                                        std::to_string(state_->app.globals.mi_max_body) + " bytes"));
         res->prepare_payload();
-        write(res, {}, true);
+        write(res, {}, After::Linger);
     }
 
     void reply_and_close(http::status status, std::string text) {
@@ -315,7 +316,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         res->keep_alive(false);
         res->body() = std::move(text);
         res->prepare_payload();
-        write(res, {}, true);
+        write(res, {}, After::Linger);
     }
 
     void on_request() {
@@ -329,18 +330,23 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
                                        error_reply(-32603, "Internal error"));
         }
         auto res = std::make_shared<Response>(std::move(a.response));
-        write(res, std::move(a.after), !res->keep_alive());
+        write(res, std::move(a.after), res->keep_alive() ? After::Read : After::Close);
     }
 
+    // After a reply: read the next request, close, or (when the request was not read to its
+    // end) close lingering, so the client reads the reply instead of a reset.
+    enum class After { Read, Close, Linger };
+
     void write(std::shared_ptr<Response> res, std::vector<std::function<void()>> after,
-               bool close_after) {
+               After then) {
         stream_.expires_after(timeout());
         http::async_write(stream_, *res,
                           [self = this->shared_from_this(), res, after = std::move(after),
-                           close_after](beast::error_code ec, size_t) {
+                           then](beast::error_code ec, size_t) {
                               for (const auto &fn : after)
                                   fn();
-                              if (ec || close_after) return self->finish();
+                              if (ec || then == After::Close) return self->finish();
+                              if (then == After::Linger) return self->linger();
                               self->read_header();
                           });
     }
@@ -351,6 +357,27 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         stream_.close();
     }
 
+    // Discard what the client still sends, for at most a second and kMaxDiscard bytes.
+    void linger() {
+        beast::error_code ec;
+        stream_.socket().shutdown(Protocol::socket::shutdown_send, ec);
+        stream_.expires_after(std::chrono::seconds(1));
+        discard();
+    }
+
+    void discard() {
+        stream_.async_read_some(asio::buffer(discard_),
+                                [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+                                    self->discarded_ += n;
+                                    if (ec || self->discarded_ > kMaxDiscard)
+                                        return self->stream_.close();
+                                    self->discard();
+                                });
+    }
+
+    static constexpr size_t kMaxDiscard = 4 << 20;
+    std::array<char, 16384> discard_{};
+    size_t discarded_ = 0;
     Stream stream_;
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;

@@ -154,6 +154,10 @@ class MiHttp(EvidTestCase):
         self.assertEqual(json.loads(body), {"jsonrpc": "2.0", "error": {
             "code": -32600, "message": "Invalid Request",
             "data": "request body larger than 2048 bytes"}, "id": None})
+        # A client still sending a large body gets to read the reply, not a reset.
+        huge = post_mi_request(b"[" + b'"x",' * (3 << 18) + b'"x"]')
+        status, _, body = split_response(raw_exchange(huge, port=e.mi_port))
+        self.assertEqual((status, json.loads(body)["error"]["code"]), (200, -32600))
         # The same with chunked encoding (no Content-Length up front).
         chunked = (b"POST /mi HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
                    b"".join(b"%x\r\n%s\r\n" % (1000, b"a" * 1000) for _ in range(4)) +
