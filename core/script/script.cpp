@@ -165,22 +165,16 @@ class Compiler {
 
     // event_route[E_X] blocks: the route transport must exist; publish E_X.
     void check_event_routes() {
-        for (const auto &r : prog_.routes) {
-            if (r->kind != RouteKind::Event) continue;
+        for (const auto &b : cfg_.routes) {
+            if (b->kind != RouteKind::Event) continue;
             if (!app_.transports.find("route"))
-                fail(r->loc, r->title + " needs the event_route module: add "
-                                        "loadmodule \"event_route.so\"");
-            publish(r->name, cfg_.routes[index_of(*r)]->name_loc);
+                fail(b->loc, b->title() + " needs the event_route module: add "
+                                          "loadmodule \"event_route.so\"");
+            publish(b->name, b->name_loc);
         }
     }
 
   private:
-    size_t index_of(const RouteCode &r) const {
-        for (size_t i = 0; i < prog_.routes.size(); ++i)
-            if (prog_.routes[i].get() == &r) return i;
-        return 0;
-    }
-
     int publish(const std::string &name, const Location &loc) {
         auto r = prog_.events->publish(name);
         if (!r) fail(loc, r.error().message);
