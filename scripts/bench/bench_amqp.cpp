@@ -129,6 +129,8 @@ int main(int argc, char **argv) {
         props.content_type = amqp_cstring_bytes("application/json");
         uint64_t next_tag = 1, acked = 0;
         long nacked = 0, failed = 0;
+        timespec real0{};
+        clock_gettime(CLOCK_REALTIME, &real0);
         double c0 = cpu_self(), t0 = now_mono();
         for (long i = 0; i < n; ++i) {
             amqp_bytes_t b{bodies[i].size(), bodies[i].data()};
@@ -140,9 +142,9 @@ int main(int argc, char **argv) {
         if (confirms) settle(c, next_tag, acked, nacked, uint64_t(n), 0);
         double t1 = now_mono(), c1 = cpu_self();
         std::printf("{\"events\":%ld,\"wall_s\":%.6f,\"cpu_s\":%.6f,\"failed\":%ld,\"acked\":%llu,"
-                    "\"nacked\":%ld}\n",
+                    "\"nacked\":%ld,\"start_real\":%.6f}\n",
                     n, t1 - t0, c1 - c0, failed + nacked, static_cast<unsigned long long>(acked),
-                    nacked);
+                    nacked, real0.tv_sec + real0.tv_nsec / 1e9);
     } else {
         die("bad arguments");
     }
