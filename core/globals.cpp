@@ -107,6 +107,13 @@ const std::map<std::string, Setter, std::less<>> &setters() {
              return {};
          }},
         {"workers", int_field(&Globals::workers, 0, 256)},
+        {"module_permission_check",
+         [](Globals &g, const Values &v) -> Result<void> {
+             auto b = one_bool(v);
+             if (!b) return b.error();
+             g.module_permission_check = *b;
+             return {};
+         }},
         {"queue_size", int_field(&Globals::queue_size, 1, 100000000)},
         {"delivery_retries", int_field(&Globals::delivery_retries, 0, 100)},
         {"shutdown_timeout", int_field(&Globals::shutdown_timeout, 0, 3600)},

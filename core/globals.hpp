@@ -13,6 +13,7 @@ namespace evi {
 struct Globals {
     int log_level = 2; // NOTICE
     std::vector<std::string> mpath;
+    bool module_permission_check = true;
     int workers = 0; // 0: number of cores
     // Event core
     int64_t queue_size = 10000;

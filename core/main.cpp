@@ -63,6 +63,7 @@ evi::Result<void> apply_directives(evi::App &app, const evi::config::Config &cfg
                 app.globals.mpath = default_mpath();
                 mpath_defaulted = true;
             }
+            app.modules.set_permission_check(app.globals.module_permission_check);
             auto r = app.modules.load(l->path, app.globals.mpath);
             if (!r)
                 return evi::make_error(format_error(l->loc, r.error().message));

@@ -15,6 +15,8 @@
 #include <dlfcn.h>
 #include <filesystem>
 #include <regex>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace evi {
 
@@ -89,6 +91,24 @@ Result<int64_t> parse_int_text(std::string_view s) {
     if (ec != std::errc() || p != s.data() + s.size())
         return make_error("not an integer");
     return v;
+}
+
+// Why a module file may not be trusted, or "" when it may.
+std::string unsafe_reason(const std::string &path) {
+    struct stat st {};
+    const auto dir = fs::path(path).parent_path().string();
+    for (const auto &p : {path, dir}) {
+        if (::stat(p.c_str(), &st) != 0)
+            return "cannot stat " + p + ": " + std::strerror(errno);
+        if (st.st_mode & (S_IWGRP | S_IWOTH))
+            return p + " is writable by " +
+                   std::string((st.st_mode & S_IWOTH) ? "every user" : "its group") +
+                   ": anyone who can write it can run code inside evid (chmod go-w " + p + ")";
+        if (::geteuid() == 0 && st.st_uid != 0)
+            return p + " is owned by uid " + std::to_string(st.st_uid) +
+                   " while evid runs as root (chown root " + p + ")";
+    }
+    return "";
 }
 
 std::string range_text(const evi_param_def_t &def) {
@@ -221,6 +241,11 @@ Result<Module *> ModuleSet::load(std::string_view name, const std::vector<std::s
     for (const auto &m : modules_)
         if (m->path_ == path)
             return make_error("module '" + m->name_ + "' is already loaded (from " + path + ")");
+    if (check_permissions_) {
+        if (auto why = unsafe_reason(path); !why.empty())
+            return make_error("refusing to load " + path + ": " + why +
+                              "; for development trees only, set module_permission_check = no");
+    }
 
     auto lib = std::make_unique<Module::Library>();
     try {

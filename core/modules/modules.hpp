@@ -63,8 +63,14 @@ class ModuleSet {
     const std::vector<std::unique_ptr<Module>> &modules() const { return modules_; }
     Module *find(std::string_view name) const;
 
+    // Refuse module files (and their directories) that users other than the owner may write,
+    // or, when evid runs as root, that root does not own. On by default; off only for
+    // development trees (global `module_permission_check = no`).
+    void set_permission_check(bool on) { check_permissions_ = on; }
+
   private:
     std::vector<std::unique_ptr<Module>> modules_;
+    bool check_permissions_ = true;
 };
 
 // Checks a modparam value against its typed definition and converts it; the error says the

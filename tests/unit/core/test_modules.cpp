@@ -89,6 +89,7 @@ TEST_CASE("a file that is not a shared object reports what the dynamic linker sa
     std::fputs("this text is not an ELF shared object, but it is long enough to have a header\n", f);
     std::fclose(f);
     ModuleSet set;
+    set.set_permission_check(false); // /tmp itself is world-writable
     auto r = set.load(tmp.string(), {});
     REQUIRE_FALSE(r);
     CHECK(contains(r.error().message, "cannot load module " + tmp.string() + ": "));
@@ -179,4 +180,40 @@ TEST_CASE("init registers the module's transports, and a failing init says why")
     REQUIRE_FALSE(r);
     CHECK(r.error().message == "module test_init_fails failed to initialise: cannot open "
                                "/nonexistent/state: No such file or directory");
+}
+
+TEST_CASE("a module file or directory others may write is refused, unless checks are off") {
+    namespace fs = std::filesystem;
+    auto tmp = fs::temp_directory_path() / ("evi-perm-" + std::to_string(::getpid()));
+    fs::create_directories(tmp);
+    fs::permissions(tmp, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                             fs::perms::others_read | fs::perms::others_exec);
+    const auto so = tmp / "test_good.so";
+    fs::copy_file(plugin_dir() + "/test_good.so", so, fs::copy_options::overwrite_existing);
+
+    fs::permissions(so, fs::perms::others_write, fs::perm_options::add);
+    {
+        ModuleSet set;
+        auto r = set.load(so.string(), {});
+        REQUIRE_FALSE(r);
+        CHECK(contains(r.error().message, "refusing to load " + fs::canonical(so).string() +
+                                              ": " + fs::canonical(so).string() +
+                                              " is writable by every user"));
+        set.set_permission_check(false);
+        CHECK(set.load(so.string(), {}));
+    }
+    fs::permissions(so, fs::perms::others_write, fs::perm_options::remove);
+    fs::permissions(tmp, fs::perms::group_write, fs::perm_options::add);
+    {
+        ModuleSet set;
+        auto r = set.load(so.string(), {});
+        REQUIRE_FALSE(r);
+        CHECK(contains(r.error().message, "is writable by its group"));
+    }
+    fs::permissions(tmp, fs::perms::group_write, fs::perm_options::remove);
+    {
+        ModuleSet set;
+        CHECK(set.load(so.string(), {}));
+    }
+    fs::remove_all(tmp);
 }
