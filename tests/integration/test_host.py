@@ -2,6 +2,7 @@
 start-up and clean shutdown."""
 import os
 import signal
+import tempfile
 import unittest
 
 import evitest
@@ -80,6 +81,30 @@ class ConfigCheck(unittest.TestCase):
         p = subprocess.run([evitest.EVID, "-c", "-f", path], capture_output=True, text=True)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn(path, p.stderr)
+
+
+class DefaultConfig(unittest.TestCase):
+    def test_the_default_config_of_scripts_run_checks_ok(self):
+        import subprocess
+        cfg = os.path.join(evitest.REPO, "scripts", "evid.cfg")
+        p = subprocess.run([evitest.EVID, "-c", "-f", cfg], capture_output=True, text=True,
+                           cwd=tempfile.mkdtemp(prefix="evi-default-"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_the_default_config_writes_heartbeats_into_a_file(self):
+        # scripts/evid.cfg with the heartbeat every second instead of every 5, on a free port.
+        with open(os.path.join(evitest.REPO, "scripts", "evid.cfg")) as f:
+            text = f.read()
+        port = evitest.free_port()
+        text = text.replace("timer_route[heartbeat, 5]", "timer_route[heartbeat, 1]")
+        text = text.replace('mi_listen = "127.0.0.1:8888"', 'mi_listen = "127.0.0.1:%d"' % port)
+        with evitest.Evid(text) as e:
+            log = os.path.join(e.dir, "evid-events.log")
+            ok = evitest.wait_for(lambda: os.path.exists(log) and
+                                  open(log).read().count("\n") >= 2, timeout=10)
+            self.assertTrue(ok, e.log())
+            lines = open(log).read().splitlines()
+            self.assertRegex(lines[0], r"^E_EVI_HEARTBEAT,alive,\d{10}$")
 
 
 class Lifecycle(evitest.EvidTestCase):
