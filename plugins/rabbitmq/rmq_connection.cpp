@@ -2,7 +2,13 @@
 
 #include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#ifdef EVI_RMQ_HAVE_OPENSSL
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+#endif
 
 #include <algorithm>
 #include <cerrno>
@@ -65,6 +71,22 @@ std::string reply_text(const amqp_rpc_reply_t &r) {
     return "unknown reply";
 }
 
+bool is_ip_literal(const std::string &host) {
+    unsigned char buf[sizeof(in6_addr)];
+    return inet_pton(AF_INET, host.c_str(), buf) == 1 ||
+           inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+bool verify_ip_with_openssl([[maybe_unused]] amqp_socket_t *sock,
+                            [[maybe_unused]] const std::string &ip) {
+#ifdef EVI_RMQ_HAVE_OPENSSL
+    auto *ctx = static_cast<SSL_CTX *>(amqp_ssl_socket_get_context(sock));
+    return ctx && X509_VERIFY_PARAM_set1_ip_asc(SSL_CTX_get0_param(ctx), ip.c_str()) == 1;
+#else
+    return false;
+#endif
+}
+
 } // namespace
 
 Connection::Connection(Address endpoint, Settings settings, Hooks hooks)
@@ -89,9 +111,10 @@ int Connection::submit(uint64_t token, std::string_view body, std::shared_ptr<co
         std::lock_guard<std::mutex> g(mu_);
         if (stopping_ || refused_) return kError;
         if (held_ >= settings_.queue_size) return kAgain;
+        // Started first: if it cannot be, the event was not taken (the caller gets an error).
+        if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
         incoming_.push_back(std::move(item));
         ++held_;
-        if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
     }
     cv_.notify_one();
     return kPending;
@@ -181,7 +204,8 @@ void Connection::step() {
             refused = refused_;
             stopping = stopping_;
         }
-        bool want = !backlog_.empty() || refused;
+        // A refused login is retried only while some subscription still uses the broker.
+        bool want = !backlog_.empty() || (refused && sockets_.load() > 0);
         if (want && Clock::now() >= next_attempt_) {
             if (stopping) stop_attempted_ = true;
             if (connect()) return;
@@ -220,7 +244,8 @@ void Connection::step() {
 void Connection::wait_disconnected(std::unique_lock<std::mutex> &lock) {
     auto now = Clock::now();
     auto wake = now + 1000ms;
-    if (!backlog_.empty() || refused_) wake = std::min(wake, next_attempt_);
+    if (!backlog_.empty() || (refused_ && sockets_.load() > 0))
+        wake = std::min(wake, next_attempt_);
     if (settings_.max_event_age_s > 0 && !backlog_.empty()) wake = std::min(wake, now + 100ms);
     if (stopping_) wake = std::min(wake, stop_deadline_);
     if (wake <= now) return;
@@ -299,6 +324,15 @@ bool Connection::connect() {
                                   true);
         amqp_ssl_socket_set_verify_peer(sock, settings_.tls_verify ? 1 : 0);
         amqp_ssl_socket_set_verify_hostname(sock, settings_.tls_verify ? 1 : 0);
+        if (settings_.tls_verify && is_ip_literal(endpoint_.host)) {
+            // rabbitmq-c matches only DNS names and the CN; OpenSSL checks an address against
+            // the certificate's IP SANs while it verifies the chain.
+            if (!verify_ip_with_openssl(sock, endpoint_.host))
+                return attempt_failed("cannot verify a certificate for an IP address with this "
+                                      "build: write the broker's name, or set tls_verify 0",
+                                      true);
+            amqp_ssl_socket_set_verify_hostname(sock, 0);
+        }
     } else {
         sock = amqp_tcp_socket_new(conn_);
         if (!sock) return attempt_failed("cannot create a socket", false);

@@ -303,6 +303,15 @@ class Tls(RabbitTestCase):
         self.assertEqual((s["delivered"], s["failed"]), (1, 0), e.log())
         self.assertEqual([m.body for m in broker.consume("q_tls", 10, 300)], [BODY])
 
+    def test_tls_verifies_a_certificate_issued_for_the_brokers_ip_address(self):
+        broker.peer("queue", "q_tls_ip", "transient")
+        e = self.evid(config("rabbitmq:127.0.0.1:%d/tls?q_tls_ip" % broker.tls_port,
+                             'modparam("event_rabbitmq", "tls_ca_file", "%s")\n' % certs[0]))
+        self.raise_hello(e)
+        s = self.wait_outcomes(e, 1)
+        self.assertEqual((s["delivered"], s["failed"]), (1, 0), e.log())
+        self.assertEqual([m.body for m in broker.consume("q_tls_ip", 10, 300)], [BODY])
+
     def test_tls_refuses_a_broker_certificate_from_another_ca(self):
         e = self.evid(config("rabbitmq:localhost:%d/tls?q_tls" % broker.tls_port,
                              'modparam("event_rabbitmq", "tls_ca_file", "%s")\n' % other_ca))
