@@ -1,0 +1,32 @@
+// The MI request handler (core/mi/jsonrpc.cpp handle_body) with the core's commands over a
+// real event core: any body gives a JSON reply (or none, for notifications), never a crash or
+// an escaped exception. Also the mi_listen address parser.
+#include "app.hpp"
+#include "fuzz_event.hpp"
+#include "fuzz_stub.hpp"
+#include "mi/jsonrpc.hpp"
+#include "mi/server.hpp"
+
+#include <chrono>
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    static bool once = (fuzz::quiet_logs(), true);
+    (void)once;
+    std::string_view body(reinterpret_cast<const char *>(data), size);
+    if (size > 0 && data[0] == '@') { // "@ADDRESS": an mi_listen entry
+        (void)evi::mi::parse_listen_address(body.substr(1));
+        return 0;
+    }
+    evi::App app;
+    fuzz::add_stubs(app);
+    app.events = std::make_unique<evi::EventCore>(app.transports);
+    (void)app.events->publish("E_A");
+    (void)app.events->publish("E_B");
+    evi::mi::register_core_commands(app);
+    std::string reply = evi::mi::handle_body(app.commands, body);
+    (void)evi::mi::take_after_reply();
+    if (!reply.empty() && nlohmann::json::parse(reply, nullptr, false).is_discarded())
+        fuzz::fail("the MI reply is not JSON", reply);
+    app.events->shutdown(std::chrono::milliseconds(0));
+    return 0;
+}
