@@ -1,0 +1,143 @@
+"""Helpers for the reliability tests (issue 8): process memory and descriptors from /proc, a
+TCP peer that accepts and never answers, a slow but live XML-RPC-ish HTTP peer, and a wrapper
+that starts evid under resource limits (stdlib only)."""
+import os
+import socket
+import stat
+import tempfile
+import threading
+import time
+
+from evitest import EVID
+
+
+def rss_kib(pid):
+    """VmRSS of a process in KiB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS for %d" % pid)
+
+
+def open_fds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def limited_evid(tmpdir, ulimit_args):
+    """A script that execs evid under `ulimit ULIMIT_ARGS` (e.g. "-f 16" for 16 KiB files)."""
+    path = os.path.join(tmpdir, "evid-limited")
+    with open(path, "w") as f:
+        f.write('#!/bin/sh\nulimit %s || exit 99\nexec "%s" "$@"\n' % (ulimit_args, EVID))
+    os.chmod(path, stat.S_IRWXU)
+    return path
+
+
+class StalledPeer:
+    """Accepts TCP connections on 127.0.0.1 and never reads or answers: a consumer that hung.
+    Counts the connections it accepted."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        self._stop = False
+        self._t = threading.Thread(target=self._accept, daemon=True)
+        self._t.start()
+
+    def _accept(self):
+        self.sock.settimeout(0.1)
+        while not self._stop:
+            try:
+                c, _ = self.sock.accept()
+                self.conns.append(c)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+
+    def close(self):
+        self._stop = True
+        self._t.join(2)
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+
+
+class SlowHttpPeer:
+    """An HTTP/1.1 keep-alive server that answers every POST with an XML-RPC success after
+    `delay` seconds: slow but alive. Counts the calls it answered."""
+
+    OK = (b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: %d\r\n\r\n")
+    BODY = (b"<?xml version=\"1.0\"?>\n<methodResponse><params><param><value><string>OK"
+            b"</string></value></param></params></methodResponse>\n")
+
+    def __init__(self, delay):
+        self.delay = delay
+        self.calls = 0
+        self.lock = threading.Lock()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self._stop = False
+        self._threads = []
+        t = threading.Thread(target=self._accept, daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def _accept(self):
+        self.sock.settimeout(0.1)
+        while not self._stop:
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            t = threading.Thread(target=self._serve, args=(c,), daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def _serve(self, c):
+        buf = b""
+        c.settimeout(0.2)
+        with c:
+            while not self._stop:
+                try:
+                    chunk = c.recv(65536)
+                except socket.timeout:
+                    continue
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                buf += chunk
+                while True:
+                    head_end = buf.find(b"\r\n\r\n")
+                    if head_end < 0:
+                        break
+                    length = 0
+                    for line in buf[:head_end].split(b"\r\n"):
+                        if line.lower().startswith(b"content-length:"):
+                            length = int(line.split(b":")[1])
+                    if len(buf) < head_end + 4 + length:
+                        break
+                    buf = buf[head_end + 4 + length:]
+                    time.sleep(self.delay)
+                    try:
+                        c.sendall(self.OK % len(self.BODY) + self.BODY)
+                    except OSError:
+                        return
+                    with self.lock:
+                        self.calls += 1
+
+    def close(self):
+        self._stop = True
+        self.sock.close()
+        for t in self._threads:
+            t.join(2)
