@@ -1,0 +1,148 @@
+"""Overload and isolation (issue 8): 1,000,000 events raised at an event with two subscribers, an
+XML-RPC peer that accepts and never answers (stalled) and a healthy flatstore file. evid's
+memory stays bounded by the queue, the stalled subscriber's drops are counted exactly
+(raised = delivered + failed + dropped + queued), the healthy subscriber gets every event in
+order, and the raiser is not slowed down by the stalled one."""
+import os
+import time
+import unittest
+
+from evitest import EvidTestCase, wait_for
+from local_peers import mi_ok
+from mi_peer import parse_prometheus
+from reliability_peers import StalledPeer, rss_kib
+
+N = 1000000
+QUEUE = 200
+
+
+def config(port):
+    return """
+queue_size = %d
+delivery_retries = 0
+max_while_loops = 1000000
+loadmodule "event_xmlrpc.so"
+loadmodule "event_flatstore.so"
+loadmodule "event_route.so"
+modparam("event_xmlrpc", "timeout", 200)
+startup_route {
+    subscribe_event("E_LOAD", "xmlrpc:127.0.0.1:%d:never");
+    subscribe_event("E_LOAD", "flatstore:@DIR@/healthy.log");
+    subscribe_event("E_BASE", "flatstore:@DIR@/base.log");
+}
+route[burst] {
+    $var(i) = 0;
+    while ($var(i) < %d) {
+        $avp(v) := $var(i);
+        raise_event($var(name), , $avp(v));
+        $var(i) = $var(i) + 1;
+    }
+}
+event_route[E_GO_BASE] {
+    $var(name) = "E_BASE";
+    route(burst);
+    xlog("L_NOTICE", "burst E_BASE done\\n");
+}
+event_route[E_GO] {
+    $var(name) = "E_LOAD";
+    route(burst);
+    xlog("L_NOTICE", "burst E_LOAD done\\n");
+}
+""" % (QUEUE, port, N)
+
+
+def subscriber(e, event, prefix):
+    r = mi_ok(e, "subscribers_list", {"event": event})
+    for s in r["Event"]["Subscribers"]:
+        if s["socket"].startswith(prefix):
+            return s
+    raise AssertionError("no %s subscriber of %s in %s" % (prefix, event, r))
+
+
+def raised(e, event):
+    r = mi_ok(e, "get_statistics", {"statistics": ["events:" + event]})
+    return int(r["events:" + event])
+
+
+def count_lines(path):
+    n = 0
+    with open(path, "rb") as f:
+        for _ in f:
+            n += 1
+    return n
+
+
+class OverloadTest(EvidTestCase):
+    def burst(self, e, go, done, timeout=240):
+        t0 = time.monotonic()
+        mi_ok(e, "raise_event", {"event": go})
+        self.assertTrue(e.wait_log(done, timeout=timeout), "the burst did not finish:\n" +
+                        e.log()[-3000:])
+        return time.monotonic() - t0
+
+    def test_a_stalled_subscriber_costs_bounded_memory_and_counted_drops_only(self):
+        peer = StalledPeer()
+        self.addCleanup(peer.close)
+        e = self.evid(config(peer.port), start_timeout=30)
+        rss0 = rss_kib(e.proc.pid)
+
+        # The raiser's own rate with a healthy subscriber only, then with the stalled one too.
+        t_base = self.burst(e, "E_GO_BASE", "burst E_BASE done")
+        t_load = self.burst(e, "E_GO", "burst E_LOAD done")
+        rss1 = rss_kib(e.proc.pid)
+        print("\n  %d events: %.2fs without, %.2fs with a stalled subscriber; RSS %d -> %d KiB"
+              % (N, t_base, t_load, rss0, rss1))
+        self.assertTrue(e.alive())
+
+        # Memory: bounded by the queue (QUEUE small events), not by the 1,000,000 raised.
+        self.assertLess(rss1 - rss0, 64 * 1024, "RSS grew by %d KiB" % (rss1 - rss0))
+
+        # The raiser is not held up by the stalled peer (generous bound: loaded CI machines).
+        self.assertLess(t_load, t_base * 1.5 + 1.0)
+
+        # Every event was raised.
+        self.assertEqual(raised(e, "E_LOAD"), N)
+
+        # The healthy subscriber got every event, in order.
+        healthy = os.path.join(e.dir, "healthy.log")
+        self.assertTrue(wait_for(lambda: subscriber(e, "E_LOAD", "flatstore:")["delivered"] == N,
+                                 timeout=30), subscriber(e, "E_LOAD", "flatstore:"))
+        h = subscriber(e, "E_LOAD", "flatstore:")
+        self.assertEqual((h["failed"], h["dropped"], h["queued"]), (0, 0, 0), h)
+        self.assertEqual(count_lines(healthy), N)
+        with open(healthy) as f:
+            for i, line in enumerate(f):
+                if line != "E_LOAD,%d\n" % i:
+                    self.fail("line %d of the healthy file is %r" % (i + 1, line))
+
+        # The stalled subscriber: the queue was full almost all the time, so most events were
+        # dropped, and every event is accounted for (one may be in the worker's hands).
+        s = subscriber(e, "E_LOAD", "xmlrpc:")
+        self.assertGreater(s["dropped"], N - 10 * QUEUE, s)
+        self.assertLessEqual(s["queued"], QUEUE, s)
+        accounted = s["delivered"] + s["failed"] + s["dropped"] + s["queued"]
+        self.assertIn(N - accounted, (0, 1), s)
+
+        # The consumer goes away for good: the queue drains (fast failures) and the books close
+        # exactly.
+        peer.close()
+        self.assertTrue(wait_for(lambda: subscriber(e, "E_LOAD", "xmlrpc:")["queued"] == 0,
+                                 timeout=60), subscriber(e, "E_LOAD", "xmlrpc:"))
+        s = wait_for(lambda: (lambda s: s if s["delivered"] + s["failed"] + s["dropped"] == N
+                              else None)(subscriber(e, "E_LOAD", "xmlrpc:")), timeout=10)
+        self.assertTrue(s, subscriber(e, "E_LOAD", "xmlrpc:"))
+        self.assertEqual(s["delivered"], 0, s)
+
+        # /metrics tells the same story.
+        status, _, body = e.http("GET", "/metrics")
+        samples, _ = parse_prometheus(body.decode())
+        dropped = [v for (name, labels), v in samples.items()
+                   if name == "evi_subscriber_dropped_total" and
+                   dict(labels).get("event") == "E_LOAD" and
+                   dict(labels).get("socket", "").startswith("xmlrpc:")]
+        self.assertEqual(dropped, [s["dropped"]])
+        self.assertTrue(e.alive())
+
+
+if __name__ == "__main__":
+    unittest.main()
