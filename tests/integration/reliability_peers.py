@@ -24,11 +24,14 @@ def open_fds(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
 
-def limited_evid(tmpdir, ulimit_args):
-    """A script that execs evid under `ulimit ULIMIT_ARGS` (e.g. "-f 16" for 16 KiB files)."""
+def limited_evid(tmpdir, ulimit_args, ignore_xfsz=False):
+    """A script that execs evid under `ulimit ULIMIT_ARGS` (e.g. "-f 16" for 16 KiB files).
+    ignore_xfsz: start evid with SIGXFSZ ignored (inherited through exec), so that a write past
+    the limit fails with EFBIG instead of killing the process."""
     path = os.path.join(tmpdir, "evid-limited")
+    trap = "trap '' XFSZ\n" if ignore_xfsz else ""
     with open(path, "w") as f:
-        f.write('#!/bin/sh\nulimit %s || exit 99\nexec "%s" "$@"\n' % (ulimit_args, EVID))
+        f.write('#!/bin/sh\nulimit %s || exit 99\n%sexec "%s" "$@"\n' % (ulimit_args, trap, EVID))
     os.chmod(path, stat.S_IRWXU)
     return path
 
