@@ -3,9 +3,13 @@
  *
  *   udp:127.0.0.1:8888   udp:[::1]:8888   udp:host.example:8888   unix:/run/consumer.sock
  *
- * One event per datagram, sent with one non-blocking sendto() on the raiser's thread (an inline
- * transport). The payload is the host's JSON-RPC notification (no per-event allocation) or,
- * with payload_format "text", the OpenSIPS 2.x text format built on the stack.
+ * One event per datagram. UDP is an inline transport: one non-blocking sendto() on the raiser's
+ * thread (the kernel may drop UDP anyway). Unix datagrams are reliable, so a unix socket is a
+ * blocking transport (the host queues its events and calls raise() from the subscriber's
+ * worker): one connected socket per subscriber that waits, bounded by unix_timeout_ms, while
+ * the listener's queue is full, instead of dropping the event. The payload is the host's
+ * JSON-RPC notification (no per-event allocation) or, with payload_format "text", the
+ * OpenSIPS 2.x text format built on the stack.
  */
 #define _GNU_SOURCE
 #include "dgram_format.h"
@@ -14,6 +18,8 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,12 +36,15 @@ enum { FORMAT_JSON = 0, FORMAT_TEXT = 1 };
 
 static const evi_host_t *host;
 static int payload_format = FORMAT_JSON;
-static int fd_udp4 = -1, fd_udp6 = -1, fd_unix = -1;
+static int64_t unix_timeout_ms = 1000;
+static int fd_udp4 = -1, fd_udp6 = -1;
 static int ctr_oversized = -1, ctr_send_failed = -1;
 static _Atomic long last_error_log;
 
 struct dgram_sock {
     int family;
+    int fd;               /* unix: the connected socket, -1 until the first send */
+    pthread_mutex_t lock; /* unix: guards fd */
     socklen_t addrlen;
     union {
         struct sockaddr sa;
@@ -63,11 +72,28 @@ static int get_payload_format(char *buf, size_t len)
     return snprintf(buf, len, "%s", format_names[payload_format]);
 }
 
+static int set_unix_timeout(const evi_param_value_t *v, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    unix_timeout_ms = v->i;
+    return EVI_OK;
+}
+
+static int get_unix_timeout(char *buf, size_t len)
+{
+    return snprintf(buf, len, "%lld", (long long)unix_timeout_ms);
+}
+
 static const evi_param_def_t params[] = {
     {"payload_format", EVI_PARAM_ENUM, "json", 0, -1, format_names,
      "json: the JSON-RPC 2.0 notification; text: the OpenSIPS 2.x 'E_X\\nname::value\\n\\n' "
      "format",
      set_payload_format, get_payload_format},
+    {"unix_timeout_ms", EVI_PARAM_INT, "1000", 0, 60000, NULL,
+     "how long a unix send waits for room in the listener's queue before it fails (the core "
+     "then retries)",
+     set_unix_timeout, get_unix_timeout},
 };
 
 /* ---- helpers ---------------------------------------------------------------------------- */
@@ -88,9 +114,19 @@ static void log_send_error(const struct dgram_sock *s, const char *proto, int er
 static struct dgram_sock *sock_new(const char *text, size_t len)
 {
     struct dgram_sock *s = calloc(1, sizeof *s + len + 1);
-    if (s)
+    if (s) {
         memcpy(s->text, text, len);
+        s->fd = -1;
+        pthread_mutex_init(&s->lock, NULL);
+    }
     return s;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- udp -------------------------------------------------------------------------------- */
@@ -162,10 +198,6 @@ static int unix_parse(evi_str_t address, int from_mi, void **out, unsigned *flag
                  sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
         return EVI_ERR;
     }
-    if (fd_unix < 0) {
-        snprintf(err, errlen, "no unix datagram socket available");
-        return EVI_ERR;
-    }
     s = sock_new(address.s, address.len);
     if (!s) {
         snprintf(err, errlen, "out of memory");
@@ -177,8 +209,64 @@ static int unix_parse(evi_str_t address, int from_mi, void **out, unsigned *flag
     s->addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + address.len + 1);
     if (payload_format == FORMAT_TEXT)
         *flags &= ~(unsigned)EVI_TF_JSON;
+    *flags |= EVI_TF_BLOCKING; /* may wait for the listener: never on the raiser's thread */
     *out = s;
     return EVI_OK;
+}
+
+/*
+ * One datagram to a unix listener over this subscriber's connected socket. Waits (poll) up to
+ * unix_timeout_ms while the listener's queue is full; reconnects once when the listener was
+ * restarted. Returns the bytes sent or -1 with errno set.
+ */
+static ssize_t unix_send(struct dgram_sock *s, const char *buf, size_t len)
+{
+    const int64_t deadline = now_ms() + unix_timeout_ms;
+    int reconnected = 0, e = 0;
+    ssize_t n = -1;
+
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        if (s->fd < 0) {
+            s->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+            if (s->fd < 0) {
+                e = errno;
+                break;
+            }
+            if (connect(s->fd, &s->addr.sa, s->addrlen) < 0) {
+                e = errno;
+                close(s->fd);
+                s->fd = -1;
+                break;
+            }
+        }
+        n = send(s->fd, buf, len, MSG_NOSIGNAL);
+        if (n >= 0)
+            break;
+        e = errno;
+        if (e == EINTR)
+            continue;
+        if (e == EAGAIN) {
+            int64_t left = deadline - now_ms();
+            struct pollfd p = {s->fd, POLLOUT, 0};
+            if (left <= 0) {
+                e = ETIMEDOUT;
+                break;
+            }
+            (void)poll(&p, 1, (int)left);
+            continue;
+        }
+        /* the listener went away (and may be back under the same path): connect again */
+        close(s->fd);
+        s->fd = -1;
+        if (reconnected++ || (e != ECONNREFUSED && e != ENOTCONN && e != ECONNRESET &&
+                              e != EPIPE))
+            break;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (n < 0)
+        errno = e;
+    return n;
 }
 
 /* ---- shared by both transports ---------------------------------------------------------- */
@@ -220,13 +308,15 @@ static int dgram_raise(void *sock, const evi_event_t *ev, uint64_t token)
         fd = fd_udp6, max = UDP6_MAX_PAYLOAD;
         break;
     default:
-        fd = fd_unix, max = (size_t)-1; /* the kernel says EMSGSIZE past the socket buffer */
+        fd = -1, max = (size_t)-1; /* the kernel says EMSGSIZE past the socket buffer */
         break;
     }
 
     if (len > max) {
         n = -1;
         errno = EMSGSIZE;
+    } else if (fd < 0) {
+        n = unix_send(s, buf, len);
     } else {
         do
             n = sendto(fd, buf, len, 0, &s->addr.sa, s->addrlen);
@@ -266,7 +356,14 @@ static int dgram_print(const void *sock, char *buf, size_t len)
     return snprintf(buf, len, "%s", ((const struct dgram_sock *)sock)->text);
 }
 
-static void dgram_free(void *sock) { free(sock); }
+static void dgram_free(void *sock)
+{
+    struct dgram_sock *s = sock;
+    if (s->fd >= 0)
+        close(s->fd);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
 
 static const evi_transport_t transports[] = {
     {sizeof(evi_transport_t), "udp", EVI_TF_JSON, udp_parse, dgram_raise, dgram_match,
@@ -288,9 +385,7 @@ static void dgram_destroy(void)
         close(fd_udp4);
     if (fd_udp6 >= 0)
         close(fd_udp6);
-    if (fd_unix >= 0)
-        close(fd_unix);
-    fd_udp4 = fd_udp6 = fd_unix = -1;
+    fd_udp4 = fd_udp6 = -1;
 }
 
 static int dgram_init(const evi_host_t *h, char *err, size_t errlen)
@@ -298,8 +393,7 @@ static int dgram_init(const evi_host_t *h, char *err, size_t errlen)
     host = h;
     fd_udp4 = dgram_socket(AF_INET);
     fd_udp6 = dgram_socket(AF_INET6); /* may fail where IPv6 is off: udp:[…] is then refused */
-    fd_unix = dgram_socket(AF_UNIX);
-    if (fd_udp4 < 0 || fd_unix < 0) {
+    if (fd_udp4 < 0) {
         snprintf(err, errlen, "cannot create a datagram socket: %s", strerror(errno));
         dgram_destroy();
         return EVI_ERR;

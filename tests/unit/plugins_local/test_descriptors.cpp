@@ -54,7 +54,7 @@ void check_abi(const evi_module_t *m, const char *name)
 
 } // namespace
 
-TEST_CASE("event_datagram exports udp and unix as inline transports that want JSON")
+TEST_CASE("event_datagram exports udp and unix, both wanting JSON")
 {
     const evi_module_t *m = load("event_datagram.so");
     check_abi(m, "event_datagram");
@@ -73,6 +73,17 @@ TEST_CASE("event_datagram's payload_format is an enum json|text defaulting to js
     CHECK(std::string(p->enum_values[0]) == "json");
     CHECK(std::string(p->enum_values[1]) == "text");
     CHECK(p->enum_values[2] == nullptr);
+}
+
+TEST_CASE("event_datagram's unix_timeout_ms is an int of milliseconds defaulting to 1000")
+{
+    const evi_module_t *m = load("event_datagram.so");
+    const evi_param_def_t *p = param(m, "unix_timeout_ms");
+    REQUIRE(p != nullptr);
+    CHECK(p->type == EVI_PARAM_INT);
+    CHECK(std::string(p->default_value) == "1000");
+    CHECK(p->min == 0);
+    CHECK(p->max == 60000);
 }
 
 TEST_CASE("event_flatstore exports flatstore as an inline transport without JSON")
