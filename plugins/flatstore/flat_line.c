@@ -37,13 +37,21 @@ static char *put_int(char *b, int64_t v)
     return put(b, tmp + i, sizeof tmp - i);
 }
 
+void flat_format_init(flat_format_t *f)
+{
+    memset(f->special, 0, sizeof f->special);
+    f->special[(unsigned char)f->delim[0]] = 1;
+    f->special['\n'] = 1;
+    f->special['\r'] = 1;
+}
+
 /* Copy a value, keeping the line intact: delimiter -> escape (or ' '), '\n' and '\r' -> ' '. */
 static char *put_value(char *b, const flat_format_t *f, const char *s, size_t n)
 {
     const char *end = s + n, *p;
     const char d0 = f->delim[0];
     while (s < end) {
-        for (p = s; p < end && *p != d0 && *p != '\n' && *p != '\r'; p++)
+        for (p = s; p < end && !f->special[(unsigned char)*p]; p++)
             ;
         b = put(b, s, (size_t)(p - s));
         if (p == end)

@@ -21,7 +21,11 @@ typedef struct flat_format {
     const char *escape; /**< written instead of the delimiter inside a value; NULL: one space */
     size_t escape_len;
     int suppress_name; /**< 1: the line starts with the first value */
+    unsigned char special[256]; /**< set by flat_format_init: bytes that need a closer look */
 } flat_format_t;
+
+/** Fill f->special from the fields above; call once after setting them. */
+void flat_format_init(flat_format_t *f);
 
 /** Upper bound of the line's size for this event (bytes, including the final '\n'). */
 size_t flat_line_bound(const flat_format_t *f, const evi_event_t *ev);

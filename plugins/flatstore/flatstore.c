@@ -849,6 +849,7 @@ static int flat_init(const evi_host_t *h, char *err, size_t errlen)
     fmt.escape = escape_delimiter;
     fmt.escape_len = escape_delimiter ? strlen(escape_delimiter) : 0;
     fmt.suppress_name = suppress_event_name;
+    flat_format_init(&fmt);
 
     if (allowed_dirs_param) {
         const char *p = allowed_dirs_param, *start;

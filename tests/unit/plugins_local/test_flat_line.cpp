@@ -35,6 +35,7 @@ flat_format_t format(const char *delim = ",", const char *escape = nullptr, int 
     f.escape = escape;
     f.escape_len = escape ? std::char_traits<char>::length(escape) : 0;
     f.suppress_name = suppress;
+    flat_format_init(&f);
     return f;
 }
 
