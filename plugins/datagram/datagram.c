@@ -59,29 +59,25 @@ struct dgram_sock {
 
 static const char *const format_names[] = {"json", "text", NULL};
 
-static int set_payload_format(const evi_param_value_t *v, char *err, size_t errlen)
-{
+static int set_payload_format(const evi_param_value_t *v, char *err, size_t errlen) {
     (void)err;
     (void)errlen;
     payload_format = (int)v->i;
     return EVI_OK;
 }
 
-static int get_payload_format(char *buf, size_t len)
-{
+static int get_payload_format(char *buf, size_t len) {
     return snprintf(buf, len, "%s", format_names[payload_format]);
 }
 
-static int set_unix_timeout(const evi_param_value_t *v, char *err, size_t errlen)
-{
+static int set_unix_timeout(const evi_param_value_t *v, char *err, size_t errlen) {
     (void)err;
     (void)errlen;
     unix_timeout_ms = v->i;
     return EVI_OK;
 }
 
-static int get_unix_timeout(char *buf, size_t len)
-{
+static int get_unix_timeout(char *buf, size_t len) {
     return snprintf(buf, len, "%lld", (long long)unix_timeout_ms);
 }
 
@@ -99,8 +95,7 @@ static const evi_param_def_t params[] = {
 /* ---- helpers ---------------------------------------------------------------------------- */
 
 /* Send errors are logged at most once a second: a dead peer must not flood the log. */
-static void log_send_error(const struct dgram_sock *s, const char *proto, int err, size_t len)
-{
+static void log_send_error(const struct dgram_sock *s, const char *proto, int err, size_t len) {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
     long last = atomic_load_explicit(&last_error_log, memory_order_relaxed);
@@ -111,8 +106,7 @@ static void log_send_error(const struct dgram_sock *s, const char *proto, int er
               strerror(err));
 }
 
-static struct dgram_sock *sock_new(const char *text, size_t len)
-{
+static struct dgram_sock *sock_new(const char *text, size_t len) {
     struct dgram_sock *s = calloc(1, sizeof *s + len + 1);
     if (s) {
         memcpy(s->text, text, len);
@@ -122,8 +116,7 @@ static struct dgram_sock *sock_new(const char *text, size_t len)
     return s;
 }
 
-static int64_t now_ms(void)
-{
+static int64_t now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -132,16 +125,14 @@ static int64_t now_ms(void)
 /* ---- udp -------------------------------------------------------------------------------- */
 
 static int udp_parse(evi_str_t address, int from_mi, void **out, unsigned *flags, char *err,
-                     size_t errlen)
-{
+                     size_t errlen) {
     char hostname[256], port_s[8];
     uint16_t port;
     struct addrinfo hints, *res = NULL;
     int rc;
     (void)from_mi;
 
-    if (dgram_split_udp(address.s, address.len, hostname, sizeof hostname, &port, err,
-                        errlen) < 0)
+    if (dgram_split_udp(address.s, address.len, hostname, sizeof hostname, &port, err, errlen) < 0)
         return EVI_ERR;
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
@@ -170,8 +161,7 @@ static int udp_parse(evi_str_t address, int from_mi, void **out, unsigned *flags
         free(s);
         return EVI_ERR;
     }
-    if (payload_format == FORMAT_TEXT)
-        *flags &= ~(unsigned)EVI_TF_JSON;
+    if (payload_format == FORMAT_TEXT) *flags &= ~(unsigned)EVI_TF_JSON;
     *out = s;
     return EVI_OK;
 }
@@ -179,8 +169,7 @@ static int udp_parse(evi_str_t address, int from_mi, void **out, unsigned *flags
 /* ---- unix ------------------------------------------------------------------------------- */
 
 static int unix_parse(evi_str_t address, int from_mi, void **out, unsigned *flags, char *err,
-                      size_t errlen)
-{
+                      size_t errlen) {
     struct dgram_sock *s;
     (void)from_mi;
 
@@ -193,9 +182,8 @@ static int unix_parse(evi_str_t address, int from_mi, void **out, unsigned *flag
         return EVI_ERR;
     }
     if (address.len >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-        snprintf(err, errlen, "'%.*s': a unix socket path has at most %zu bytes",
-                 (int)address.len, address.s,
-                 sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+        snprintf(err, errlen, "'%.*s': a unix socket path has at most %zu bytes", (int)address.len,
+                 address.s, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
         return EVI_ERR;
     }
     s = sock_new(address.s, address.len);
@@ -207,8 +195,7 @@ static int unix_parse(evi_str_t address, int from_mi, void **out, unsigned *flag
     s->addr.un.sun_family = AF_UNIX;
     memcpy(s->addr.un.sun_path, address.s, address.len);
     s->addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + address.len + 1);
-    if (payload_format == FORMAT_TEXT)
-        *flags &= ~(unsigned)EVI_TF_JSON;
+    if (payload_format == FORMAT_TEXT) *flags &= ~(unsigned)EVI_TF_JSON;
     *flags |= EVI_TF_BLOCKING; /* may wait for the listener: never on the raiser's thread */
     *out = s;
     return EVI_OK;
@@ -219,8 +206,7 @@ static int unix_parse(evi_str_t address, int from_mi, void **out, unsigned *flag
  * unix_timeout_ms while the listener's queue is full; reconnects once when the listener was
  * restarted. Returns the bytes sent or -1 with errno set.
  */
-static ssize_t unix_send(struct dgram_sock *s, const char *buf, size_t len)
-{
+static ssize_t unix_send(struct dgram_sock *s, const char *buf, size_t len) {
     const int64_t deadline = now_ms() + unix_timeout_ms;
     int reconnected = 0, e = 0;
     ssize_t n = -1;
@@ -241,11 +227,9 @@ static ssize_t unix_send(struct dgram_sock *s, const char *buf, size_t len)
             }
         }
         n = send(s->fd, buf, len, MSG_NOSIGNAL);
-        if (n >= 0)
-            break;
+        if (n >= 0) break;
         e = errno;
-        if (e == EINTR)
-            continue;
+        if (e == EINTR) continue;
         if (e == EAGAIN) {
             int64_t left = deadline - now_ms();
             struct pollfd p = {s->fd, POLLOUT, 0};
@@ -259,20 +243,17 @@ static ssize_t unix_send(struct dgram_sock *s, const char *buf, size_t len)
         /* the listener went away (and may be back under the same path): connect again */
         close(s->fd);
         s->fd = -1;
-        if (reconnected++ || (e != ECONNREFUSED && e != ENOTCONN && e != ECONNRESET &&
-                              e != EPIPE))
+        if (reconnected++ || (e != ECONNREFUSED && e != ENOTCONN && e != ECONNRESET && e != EPIPE))
             break;
     }
     pthread_mutex_unlock(&s->lock);
-    if (n < 0)
-        errno = e;
+    if (n < 0) errno = e;
     return n;
 }
 
 /* ---- shared by both transports ---------------------------------------------------------- */
 
-static int dgram_raise(void *sock, const evi_event_t *ev, uint64_t token)
-{
+static int dgram_raise(void *sock, const evi_event_t *ev, uint64_t token) {
     struct dgram_sock *s = sock;
     char stack[8192], *heap = NULL;
     const char *buf;
@@ -332,11 +313,9 @@ static int dgram_raise(void *sock, const evi_event_t *ev, uint64_t token)
     return rc;
 }
 
-static int dgram_match(const void *a, const void *b)
-{
+static int dgram_match(const void *a, const void *b) {
     const struct dgram_sock *x = a, *y = b;
-    if (x->family != y->family || x->addrlen != y->addrlen)
-        return 0;
+    if (x->family != y->family || x->addrlen != y->addrlen) return 0;
     switch (x->family) {
     case AF_INET:
         return x->addr.in4.sin_port == y->addr.in4.sin_port &&
@@ -351,45 +330,37 @@ static int dgram_match(const void *a, const void *b)
     }
 }
 
-static int dgram_print(const void *sock, char *buf, size_t len)
-{
+static int dgram_print(const void *sock, char *buf, size_t len) {
     return snprintf(buf, len, "%s", ((const struct dgram_sock *)sock)->text);
 }
 
-static void dgram_free(void *sock)
-{
+static void dgram_free(void *sock) {
     struct dgram_sock *s = sock;
-    if (s->fd >= 0)
-        close(s->fd);
+    if (s->fd >= 0) close(s->fd);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
 
 static const evi_transport_t transports[] = {
-    {sizeof(evi_transport_t), "udp", EVI_TF_JSON, udp_parse, dgram_raise, dgram_match,
-     dgram_print, dgram_free},
+    {sizeof(evi_transport_t), "udp", EVI_TF_JSON, udp_parse, dgram_raise, dgram_match, dgram_print,
+     dgram_free},
     {sizeof(evi_transport_t), "unix", EVI_TF_JSON, unix_parse, dgram_raise, dgram_match,
      dgram_print, dgram_free},
 };
 
 /* ---- lifecycle -------------------------------------------------------------------------- */
 
-static int dgram_socket(int family)
-{
+static int dgram_socket(int family) {
     return socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 }
 
-static void dgram_destroy(void)
-{
-    if (fd_udp4 >= 0)
-        close(fd_udp4);
-    if (fd_udp6 >= 0)
-        close(fd_udp6);
+static void dgram_destroy(void) {
+    if (fd_udp4 >= 0) close(fd_udp4);
+    if (fd_udp6 >= 0) close(fd_udp6);
     fd_udp4 = fd_udp6 = -1;
 }
 
-static int dgram_init(const evi_host_t *h, char *err, size_t errlen)
-{
+static int dgram_init(const evi_host_t *h, char *err, size_t errlen) {
     host = h;
     fd_udp4 = dgram_socket(AF_INET);
     fd_udp6 = dgram_socket(AF_INET6); /* may fail where IPv6 is off: udp:[…] is then refused */
@@ -398,8 +369,8 @@ static int dgram_init(const evi_host_t *h, char *err, size_t errlen)
         dgram_destroy();
         return EVI_ERR;
     }
-    ctr_oversized = h->counter_register(
-        h, "oversized", "events refused because they do not fit in one datagram");
+    ctr_oversized = h->counter_register(h, "oversized",
+                                        "events refused because they do not fit in one datagram");
     ctr_send_failed = h->counter_register(
         h, "send_failed", "events the kernel refused to send (no listener, buffer full, ...)");
     return EVI_OK;
@@ -425,4 +396,6 @@ static const evi_module_t module = {
     NULL,
 };
 
-const evi_module_t *evi_module_descriptor(void) { return &module; }
+const evi_module_t *evi_module_descriptor(void) {
+    return &module;
+}

@@ -20,7 +20,7 @@ typedef struct flat_format {
     size_t delim_len;
     const char *escape; /**< written instead of the delimiter inside a value; NULL: one space */
     size_t escape_len;
-    int suppress_name; /**< 1: the line starts with the first value */
+    int suppress_name;          /**< 1: the line starts with the first value */
     unsigned char special[256]; /**< set by flat_format_init: bytes that need a closer look */
 } flat_format_t;
 

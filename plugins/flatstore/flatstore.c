@@ -33,16 +33,16 @@ struct flat_file {
     struct flat_file *next;
     int refs; /* sockets + in-flight rotations holding it; guarded by table_lock */
     pthread_mutex_t lock;
-    int fd;            /* guarded by lock */
-    int dirfd;         /* the parent directory, opened once: renames and reopens stay in it */
-    char *path;        /* canonical: <canonical parent>/<base> */
-    char *written;     /* as the first subscriber wrote it */
-    const char *base;  /* the last component, inside path */
-    char *batch;       /* flush_interval_ms > 0: lines not yet written; guarded by lock */
+    int fd;           /* guarded by lock */
+    int dirfd;        /* the parent directory, opened once: renames and reopens stay in it */
+    char *path;       /* canonical: <canonical parent>/<base> */
+    char *written;    /* as the first subscriber wrote it */
+    const char *base; /* the last component, inside path */
+    char *batch;      /* flush_interval_ms > 0: lines not yet written; guarded by lock */
     size_t batch_len;
-    uint64_t lines;    /* written since the file was opened; guarded by lock */
-    uint64_t bytes;    /* file size as we know it; guarded by lock */
-    time_t opened_at;  /* guarded by lock */
+    uint64_t lines;   /* written since the file was opened; guarded by lock */
+    uint64_t bytes;   /* file size as we know it; guarded by lock */
+    time_t opened_at; /* guarded by lock */
 };
 
 struct flat_sock {
@@ -66,9 +66,9 @@ static int64_t flush_interval_ms;
 static flat_format_t fmt;
 
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct flat_file *files; /* guarded by table_lock */
-static size_t nfiles;           /* guarded by table_lock */
-static struct dir_list config_dirs; /* parents used by non-MI subscriptions; table_lock */
+static struct flat_file *files;      /* guarded by table_lock */
+static size_t nfiles;                /* guarded by table_lock */
+static struct dir_list config_dirs;  /* parents used by non-MI subscriptions; table_lock */
 static struct dir_list allowed_dirs; /* from modparam allowed_dirs, canonical; fixed after init */
 
 static int ctr_write_failed = -1, ctr_rotations = -1;
@@ -79,8 +79,7 @@ static _Thread_local int raising_rotation;
 
 /* ---- parameters ------------------------------------------------------------------------- */
 
-static int set_str(char **dst, const evi_param_value_t *v, char *err, size_t errlen)
-{
+static int set_str(char **dst, const evi_param_value_t *v, char *err, size_t errlen) {
     char *s = strndup(v->s.s, v->s.len);
     if (!s) {
         snprintf(err, errlen, "out of memory");
@@ -91,26 +90,27 @@ static int set_str(char **dst, const evi_param_value_t *v, char *err, size_t err
     return EVI_OK;
 }
 
-static int set_max_open(const evi_param_value_t *v, char *e, size_t n)
-{
+static int set_max_open(const evi_param_value_t *v, char *e, size_t n) {
     (void)e, (void)n;
     max_open_files = v->i;
     return EVI_OK;
 }
-static int get_max_open(char *b, size_t n) { return snprintf(b, n, "%lld", (long long)max_open_files); }
+static int get_max_open(char *b, size_t n) {
+    return snprintf(b, n, "%lld", (long long)max_open_files);
+}
 
-static int set_delimiter(const evi_param_value_t *v, char *err, size_t errlen)
-{
+static int set_delimiter(const evi_param_value_t *v, char *err, size_t errlen) {
     if (v->s.len == 0 || memchr(v->s.s, '\n', v->s.len) || memchr(v->s.s, '\r', v->s.len)) {
         snprintf(err, errlen, "the delimiter must be a non-empty string without newlines");
         return EVI_ERR;
     }
     return set_str(&delimiter, v, err, errlen);
 }
-static int get_delimiter(char *b, size_t n) { return snprintf(b, n, "%s", delimiter ? delimiter : ","); }
+static int get_delimiter(char *b, size_t n) {
+    return snprintf(b, n, "%s", delimiter ? delimiter : ",");
+}
 
-static int set_escape(const evi_param_value_t *v, char *err, size_t errlen)
-{
+static int set_escape(const evi_param_value_t *v, char *err, size_t errlen) {
     if (memchr(v->s.s, '\n', v->s.len) || memchr(v->s.s, '\r', v->s.len)) {
         snprintf(err, errlen, "escape_delimiter must not contain newlines");
         return EVI_ERR;
@@ -122,65 +122,74 @@ static int set_escape(const evi_param_value_t *v, char *err, size_t errlen)
     }
     return set_str(&escape_delimiter, v, err, errlen);
 }
-static int get_escape(char *b, size_t n) { return snprintf(b, n, "%s", escape_delimiter ? escape_delimiter : ""); }
+static int get_escape(char *b, size_t n) {
+    return snprintf(b, n, "%s", escape_delimiter ? escape_delimiter : "");
+}
 
-static int set_permissions(const evi_param_value_t *v, char *err, size_t errlen)
-{
+static int set_permissions(const evi_param_value_t *v, char *err, size_t errlen) {
     long m = flat_parse_mode(v->s.s);
     if (m < 0) {
-        snprintf(err, errlen, "'%s' is not an octal file mode such as \"644\" or \"0640\"",
-                 v->s.s);
+        snprintf(err, errlen, "'%s' is not an octal file mode such as \"644\" or \"0640\"", v->s.s);
         return EVI_ERR;
     }
     file_mode = (mode_t)m;
     return EVI_OK;
 }
-static int get_permissions(char *b, size_t n) { return snprintf(b, n, "%03o", (unsigned)file_mode); }
+static int get_permissions(char *b, size_t n) {
+    return snprintf(b, n, "%03o", (unsigned)file_mode);
+}
 
-static int set_suppress(const evi_param_value_t *v, char *e, size_t n)
-{
+static int set_suppress(const evi_param_value_t *v, char *e, size_t n) {
     (void)e, (void)n;
     suppress_event_name = (int)v->i;
     return EVI_OK;
 }
-static int get_suppress(char *b, size_t n) { return snprintf(b, n, "%d", suppress_event_name); }
+static int get_suppress(char *b, size_t n) {
+    return snprintf(b, n, "%d", suppress_event_name);
+}
 
-#define INT64_SETTER(name, var)                                                                \
-    static int name(const evi_param_value_t *v, char *e, size_t n)                             \
-    {                                                                                          \
-        (void)e, (void)n;                                                                      \
-        var = v->i;                                                                            \
-        return EVI_OK;                                                                         \
+#define INT64_SETTER(name, var)                                                                    \
+    static int name(const evi_param_value_t *v, char *e, size_t n) {                               \
+        (void)e, (void)n;                                                                          \
+        var = v->i;                                                                                \
+        return EVI_OK;                                                                             \
     }
 INT64_SETTER(set_rotate_period, rotate_period)
 INT64_SETTER(set_rotate_count, rotate_count)
 INT64_SETTER(set_rotate_size, rotate_size)
 INT64_SETTER(set_flush_interval, flush_interval_ms)
-static int get_flush_interval(char *b, size_t n) { return snprintf(b, n, "%lld", (long long)flush_interval_ms); }
-static int get_rotate_period(char *b, size_t n) { return snprintf(b, n, "%lld", (long long)rotate_period); }
-static int get_rotate_count(char *b, size_t n) { return snprintf(b, n, "%lld", (long long)rotate_count); }
-static int get_rotate_size(char *b, size_t n) { return snprintf(b, n, "%lld", (long long)rotate_size); }
+static int get_flush_interval(char *b, size_t n) {
+    return snprintf(b, n, "%lld", (long long)flush_interval_ms);
+}
+static int get_rotate_period(char *b, size_t n) {
+    return snprintf(b, n, "%lld", (long long)rotate_period);
+}
+static int get_rotate_count(char *b, size_t n) {
+    return snprintf(b, n, "%lld", (long long)rotate_count);
+}
+static int get_rotate_size(char *b, size_t n) {
+    return snprintf(b, n, "%lld", (long long)rotate_size);
+}
 
-static int set_allowed_dirs(const evi_param_value_t *v, char *err, size_t errlen)
-{
+static int set_allowed_dirs(const evi_param_value_t *v, char *err, size_t errlen) {
     return set_str(&allowed_dirs_param, v, err, errlen);
 }
-static int get_allowed_dirs(char *b, size_t n) { return snprintf(b, n, "%s", allowed_dirs_param ? allowed_dirs_param : ""); }
+static int get_allowed_dirs(char *b, size_t n) {
+    return snprintf(b, n, "%s", allowed_dirs_param ? allowed_dirs_param : "");
+}
 
 static const evi_param_def_t params[] = {
     {"max_open_sockets", EVI_PARAM_INT, "100", 1, 65535, NULL,
-     "how many different files may be open at once; more subscriptions are refused",
-     set_max_open, get_max_open},
+     "how many different files may be open at once; more subscriptions are refused", set_max_open,
+     get_max_open},
     {"delimiter", EVI_PARAM_STR, ",", 0, -1, NULL, "the separator written between fields",
      set_delimiter, get_delimiter},
     {"escape_delimiter", EVI_PARAM_STR, "", 0, -1, NULL,
-     "written instead of the delimiter inside a value (empty: a space)", set_escape,
-     get_escape},
+     "written instead of the delimiter inside a value (empty: a space)", set_escape, get_escape},
     {"file_permissions", EVI_PARAM_STR, "644", 0, -1, NULL,
      "octal mode of the files the module creates", set_permissions, get_permissions},
     {"suppress_event_name", EVI_PARAM_BOOL, "0", 0, 1, NULL,
-     "1: lines start with the first value instead of the event's name", set_suppress,
-     get_suppress},
+     "1: lines start with the first value instead of the event's name", set_suppress, get_suppress},
     {"rotate_period", EVI_PARAM_INT, "0", 0, INT32_MAX, NULL,
      "seconds after which a non-empty file is rotated (0: never)", set_rotate_period,
      get_rotate_period},
@@ -201,28 +210,22 @@ static const evi_param_def_t params[] = {
 
 /* ---- small helpers ---------------------------------------------------------------------- */
 
-static int dir_list_has(const struct dir_list *l, const char *d)
-{
+static int dir_list_has(const struct dir_list *l, const char *d) {
     for (size_t i = 0; i < l->n; i++)
-        if (strcmp(l->v[i], d) == 0)
-            return 1;
+        if (strcmp(l->v[i], d) == 0) return 1;
     return 0;
 }
 
-static int dir_list_add(struct dir_list *l, const char *d, size_t len)
-{
+static int dir_list_add(struct dir_list *l, const char *d, size_t len) {
     char **v = realloc(l->v, (l->n + 1) * sizeof *v);
-    if (!v)
-        return -1;
+    if (!v) return -1;
     l->v = v;
-    if (!(v[l->n] = strndup(d, len)))
-        return -1;
+    if (!(v[l->n] = strndup(d, len))) return -1;
     l->n++;
     return 0;
 }
 
-static void dir_list_free(struct dir_list *l)
-{
+static void dir_list_free(struct dir_list *l) {
     for (size_t i = 0; i < l->n; i++)
         free(l->v[i]);
     free(l->v);
@@ -231,22 +234,19 @@ static void dir_list_free(struct dir_list *l)
 }
 
 /* The canonical path of an open descriptor, via /proc. */
-static int fd_path(int fd, char *buf, size_t len)
-{
+static int fd_path(int fd, char *buf, size_t len) {
     char link[64];
     ssize_t n;
     snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
     n = readlink(link, buf, len - 1);
-    if (n < 0)
-        return -1;
+    if (n < 0) return -1;
     buf[n] = 0;
     return 0;
 }
 
 /* Open (creating with file_mode) the last component, never following a symbolic link and
  * never blocking on a FIFO; only regular files are accepted. */
-static int open_file(int dirfd, const char *base, char *err, size_t errlen)
-{
+static int open_file(int dirfd, const char *base, char *err, size_t errlen) {
     int fd, created = 1;
     const int common = O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
     struct stat st;
@@ -258,8 +258,7 @@ static int open_file(int dirfd, const char *base, char *err, size_t errlen)
     }
     if (fd < 0) {
         if (errno == ELOOP)
-            snprintf(err, errlen, "'%s' is a symbolic link: flatstore does not follow links",
-                     base);
+            snprintf(err, errlen, "'%s' is a symbolic link: flatstore does not follow links", base);
         else
             snprintf(err, errlen, "cannot open '%s': %s", base, strerror(errno));
         return -1;
@@ -269,27 +268,23 @@ static int open_file(int dirfd, const char *base, char *err, size_t errlen)
         close(fd);
         return -1;
     }
-    if (created)
-        (void)fchmod(fd, file_mode); /* the mode as configured, whatever the umask */
+    if (created) (void)fchmod(fd, file_mode); /* the mode as configured, whatever the umask */
     return fd;
 }
 
 /* Caller holds f->lock. */
-static void file_reset_counters(struct flat_file *f)
-{
+static void file_reset_counters(struct flat_file *f) {
     struct stat st;
     f->lines = 0;
     f->bytes = fstat(f->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
     f->opened_at = time(NULL);
 }
 
-static int write_all(int fd, const char *b, size_t len)
-{
+static int write_all(int fd, const char *b, size_t len) {
     while (len > 0) {
         ssize_t n = write(fd, b, len);
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             return -1;
         }
         b += n;
@@ -299,11 +294,9 @@ static int write_all(int fd, const char *b, size_t len)
 }
 
 /* Batched mode: write what is buffered, in one write() (caller holds f->lock). */
-static int flush_locked(struct flat_file *f)
-{
+static int flush_locked(struct flat_file *f) {
     int rc = 0;
-    if (f->batch_len == 0)
-        return 0;
+    if (f->batch_len == 0) return 0;
     if (write_all(f->fd, f->batch, f->batch_len) < 0) {
         int e = errno;
         host->counter_add(host, ctr_write_failed, 1);
@@ -331,8 +324,7 @@ struct rotation {
  * old descriptor stays in use. Returns 0 and fills r, or -1.
  */
 static int rotate_locked(struct flat_file *f, const char *reason, int rename_old,
-                         struct rotation *r)
-{
+                         struct rotation *r) {
     char err[256], newbase[NAME_MAX + 1];
     int fd;
 
@@ -351,8 +343,7 @@ static int rotate_locked(struct flat_file *f, const char *reason, int rename_old
                 host->log(host, EVI_L_ERR, "cannot rotate %s: the name is too long", f->path);
                 return -1;
             }
-            if (renameat2(f->dirfd, f->base, f->dirfd, newbase, RENAME_NOREPLACE) == 0)
-                break;
+            if (renameat2(f->dirfd, f->base, f->dirfd, newbase, RENAME_NOREPLACE) == 0) break;
             if (errno != EEXIST || ++seq > 1000) {
                 host->log(host, EVI_L_ERR, "cannot rename %s for rotation: %s", f->path,
                           strerror(errno));
@@ -376,8 +367,7 @@ static int rotate_locked(struct flat_file *f, const char *reason, int rename_old
     return 0;
 }
 
-static void raise_rotation(const struct rotation *r)
-{
+static void raise_rotation(const struct rotation *r) {
     evi_param_t p[4];
     memset(p, 0, sizeof p);
     p[0].name = EVI_STR("timestamp");
@@ -399,33 +389,25 @@ static void raise_rotation(const struct rotation *r)
 
 /* After a failed automatic rotation (logged), try again only after another full period, count
  * or size instead of at every line (caller holds lock). */
-static void rotation_backoff(struct flat_file *f)
-{
+static void rotation_backoff(struct flat_file *f) {
     f->lines = 0;
     f->bytes = 0;
     f->opened_at = time(NULL);
 }
 
 /* Which automatic rotation a write of `len` bytes needs first, or NULL (caller holds lock). */
-static const char *rotation_due(const struct flat_file *f, size_t len, time_t now)
-{
-    if (raising_rotation || f->bytes == 0)
-        return NULL;
-    if (rotate_size > 0 && f->bytes + len > (uint64_t)rotate_size)
-        return "size";
-    if (rotate_count > 0 && f->lines >= (uint64_t)rotate_count)
-        return "count";
-    if (rotate_period > 0 && now - f->opened_at >= rotate_period)
-        return "period";
+static const char *rotation_due(const struct flat_file *f, size_t len, time_t now) {
+    if (raising_rotation || f->bytes == 0) return NULL;
+    if (rotate_size > 0 && f->bytes + len > (uint64_t)rotate_size) return "size";
+    if (rotate_count > 0 && f->lines >= (uint64_t)rotate_count) return "count";
+    if (rotate_period > 0 && now - f->opened_at >= rotate_period) return "period";
     return NULL;
 }
 
 /* ---- the file table --------------------------------------------------------------------- */
 
-static void file_unref_locked(struct flat_file *f)
-{
-    if (--f->refs > 0)
-        return;
+static void file_unref_locked(struct flat_file *f) {
+    if (--f->refs > 0) return;
     for (struct flat_file **pp = &files; *pp; pp = &(*pp)->next)
         if (*pp == f) {
             *pp = f->next;
@@ -445,8 +427,7 @@ static void file_unref_locked(struct flat_file *f)
 }
 
 /* A snapshot of the open files, each with a reference held; release with snapshot_release. */
-static struct flat_file **snapshot(size_t *n)
-{
+static struct flat_file **snapshot(size_t *n) {
     struct flat_file **v, *f;
     size_t i = 0;
     pthread_mutex_lock(&table_lock);
@@ -461,8 +442,7 @@ static struct flat_file **snapshot(size_t *n)
     return v;
 }
 
-static void snapshot_release(struct flat_file **v, size_t n)
-{
+static void snapshot_release(struct flat_file **v, size_t n) {
     pthread_mutex_lock(&table_lock);
     for (size_t i = 0; i < n; i++)
         file_unref_locked(v[i]);
@@ -471,25 +451,21 @@ static void snapshot_release(struct flat_file **v, size_t n)
 }
 
 /* Rotate one file now (MI, SIGHUP) and raise the event; 0 or -1. */
-static int rotate_now(struct flat_file *f, const char *reason, int rename_old)
-{
+static int rotate_now(struct flat_file *f, const char *reason, int rename_old) {
     struct rotation r;
     int rc;
     pthread_mutex_lock(&f->lock);
     rc = rotate_locked(f, reason, rename_old, &r);
     pthread_mutex_unlock(&f->lock);
-    if (rc == 0)
-        raise_rotation(&r);
+    if (rc == 0) raise_rotation(&r);
     return rc;
 }
 
-static int rotate_all(const char *reason)
-{
+static int rotate_all(const char *reason) {
     size_t n;
     int failed = 0;
     struct flat_file **v = snapshot(&n);
-    if (!v)
-        return -1;
+    if (!v) return -1;
     for (size_t i = 0; i < n; i++)
         failed |= rotate_now(v[i], reason, 0);
     snapshot_release(v, n);
@@ -497,13 +473,11 @@ static int rotate_all(const char *reason)
 }
 
 /* Host timer, once a second when rotate_period is set. */
-static void period_tick(void *arg)
-{
+static void period_tick(void *arg) {
     size_t n;
     (void)arg;
     struct flat_file **v = snapshot(&n);
-    if (!v)
-        return;
+    if (!v) return;
     time_t now = time(NULL);
     for (size_t i = 0; i < n; i++) {
         struct flat_file *f = v[i];
@@ -514,15 +488,13 @@ static void period_tick(void *arg)
             !(rotated = rotate_locked(f, "period", 1, &r) == 0))
             rotation_backoff(f);
         pthread_mutex_unlock(&f->lock);
-        if (rotated)
-            raise_rotation(&r);
+        if (rotated) raise_rotation(&r);
     }
     snapshot_release(v, n);
 }
 
 /* Batched mode: host timer every flush_interval_ms; also called by stop(). */
-static void flush_all(void *arg)
-{
+static void flush_all(void *arg) {
     (void)arg;
     pthread_mutex_lock(&table_lock);
     for (struct flat_file *f = files; f; f = f->next) {
@@ -535,8 +507,7 @@ static void flush_all(void *arg)
 
 /* ---- transport -------------------------------------------------------------------------- */
 
-static void format_allowed(const struct dir_list *l, char *buf, size_t len)
-{
+static void format_allowed(const struct dir_list *l, char *buf, size_t len) {
     size_t used = 0;
     buf[0] = 0;
     for (size_t i = 0; i < l->n && used < len; i++)
@@ -544,8 +515,7 @@ static void format_allowed(const struct dir_list *l, char *buf, size_t len)
 }
 
 static int flat_parse(evi_str_t address, int from_mi, void **out, unsigned *flags, char *err,
-                      size_t errlen)
-{
+                      size_t errlen) {
     char dir[PATH_MAX], cdir[PATH_MAX], path[PATH_MAX];
     const char *slash, *base;
     size_t baselen;
@@ -575,8 +545,8 @@ static int flat_parse(evi_str_t address, int from_mi, void **out, unsigned *flag
 
     dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (dirfd < 0) {
-        snprintf(err, errlen, "the directory '%s' of '%.*s' %s", dir, (int)address.len,
-                 address.s, errno == ENOENT ? "does not exist" : strerror(errno));
+        snprintf(err, errlen, "the directory '%s' of '%.*s' %s", dir, (int)address.len, address.s,
+                 errno == ENOENT ? "does not exist" : strerror(errno));
         return EVI_ERR;
     }
     if (fd_path(dirfd, cdir, sizeof cdir) < 0 || cdir[0] != '/') {
@@ -591,8 +561,7 @@ static int flat_parse(evi_str_t address, int from_mi, void **out, unsigned *flag
     }
     size_t cl = strlen(cdir);
     memcpy(path, cdir, cl);
-    if (strcmp(cdir, "/") != 0)
-        path[cl++] = '/';
+    if (strcmp(cdir, "/") != 0) path[cl++] = '/';
     memcpy(path + cl, base, baselen);
     path[cl + baselen] = 0;
 
@@ -624,8 +593,7 @@ static int flat_parse(evi_str_t address, int from_mi, void **out, unsigned *flag
     }
 
     for (f = files; f; f = f->next)
-        if (strcmp(f->path, path) == 0)
-            break;
+        if (strcmp(f->path, path) == 0) break;
     if (f) {
         close(dirfd);
         dirfd = -1;
@@ -639,11 +607,9 @@ static int flat_parse(evi_str_t address, int from_mi, void **out, unsigned *flag
         char base0[NAME_MAX + 1];
         snprintf(base0, sizeof base0, "%.*s", (int)baselen, base);
         fd = open_file(dirfd, base0, err, errlen);
-        if (fd < 0)
-            goto fail_locked;
+        if (fd < 0) goto fail_locked;
         f = calloc(1, sizeof *f);
-        if (!f || !(f->path = strdup(path)) ||
-            !(f->written = strndup(address.s, address.len)) ||
+        if (!f || !(f->path = strdup(path)) || !(f->written = strndup(address.s, address.len)) ||
             (flush_interval_ms > 0 && !(f->batch = malloc(BATCH_SIZE)))) {
             if (f) {
                 free(f->path);
@@ -681,13 +647,11 @@ static int flat_parse(evi_str_t address, int from_mi, void **out, unsigned *flag
 
 fail_locked:
     pthread_mutex_unlock(&table_lock);
-    if (dirfd >= 0)
-        close(dirfd);
+    if (dirfd >= 0) close(dirfd);
     return EVI_ERR;
 }
 
-static int flat_raise(void *sock, const evi_event_t *ev, uint64_t token)
-{
+static int flat_raise(void *sock, const evi_event_t *ev, uint64_t token) {
     struct flat_file *f = ((struct flat_sock *)sock)->file;
     char stack[8192], *heap = NULL, *buf = stack;
     size_t need = flat_line_bound(&fmt, ev), len;
@@ -704,12 +668,10 @@ static int flat_raise(void *sock, const evi_event_t *ev, uint64_t token)
 
     pthread_mutex_lock(&f->lock);
     due = rotation_due(f, len, rotate_period > 0 ? time(NULL) : 0);
-    if (due && !(rotated = rotate_locked(f, due, 1, &r) == 0))
-        rotation_backoff(f);
+    if (due && !(rotated = rotate_locked(f, due, 1, &r) == 0)) rotation_backoff(f);
     if (f->batch && len <= BATCH_SIZE) {
         /* batched mode: the line is in our buffer; a failed flush is counted there */
-        if (f->batch_len + len > BATCH_SIZE)
-            flush_locked(f);
+        if (f->batch_len + len > BATCH_SIZE) flush_locked(f);
         memcpy(f->batch + f->batch_len, buf, len);
         f->batch_len += len;
         f->lines++;
@@ -728,23 +690,19 @@ static int flat_raise(void *sock, const evi_event_t *ev, uint64_t token)
         host->log(host, EVI_L_ERR, "cannot write to %s: %s", f->path, strerror(e));
     }
     free(heap);
-    if (rotated)
-        raise_rotation(&r);
+    if (rotated) raise_rotation(&r);
     return rc;
 }
 
-static int flat_match(const void *a, const void *b)
-{
+static int flat_match(const void *a, const void *b) {
     return ((const struct flat_sock *)a)->file == ((const struct flat_sock *)b)->file;
 }
 
-static int flat_print(const void *sock, char *buf, size_t len)
-{
+static int flat_print(const void *sock, char *buf, size_t len) {
     return snprintf(buf, len, "%s", ((const struct flat_sock *)sock)->text);
 }
 
-static void flat_free(void *sock)
-{
+static void flat_free(void *sock) {
     struct flat_sock *s = sock;
     pthread_mutex_lock(&table_lock);
     file_unref_locked(s->file);
@@ -759,14 +717,12 @@ static const evi_transport_t transports[] = {
 
 /* ---- MI --------------------------------------------------------------------------------- */
 
-static void reply(const evi_mi_request_t *req, int code, const char *text)
-{
+static void reply(const evi_mi_request_t *req, int code, const char *text) {
     req->reply(req->reply_ctx, code, (evi_str_t){text, strlen(text)});
 }
 
 /* The open file a user names: by the path as subscribed, or by its canonical path. */
-static struct flat_file *find_file(struct flat_file **v, size_t n, const char *p, size_t len)
-{
+static struct flat_file *find_file(struct flat_file **v, size_t n, const char *p, size_t len) {
     char dir[PATH_MAX], canon[PATH_MAX];
     const char *slash = memrchr(p, '/', len);
     canon[0] = 0;
@@ -789,8 +745,7 @@ static struct flat_file *find_file(struct flat_file **v, size_t n, const char *p
     return NULL;
 }
 
-static void mi_rotate(const evi_mi_request_t *req)
-{
+static void mi_rotate(const evi_mi_request_t *req) {
     const evi_param_t *path = NULL;
     for (size_t i = 0; i < req->nparams; i++)
         if (req->params[i].name.len == 4 && memcmp(req->params[i].name.s, "path", 4) == 0)
@@ -832,8 +787,7 @@ static const evi_mi_cmd_t mi_cmds[] = {
 
 /* ---- lifecycle -------------------------------------------------------------------------- */
 
-static int flat_init(const evi_host_t *h, char *err, size_t errlen)
-{
+static int flat_init(const evi_host_t *h, char *err, size_t errlen) {
     host = h;
     if (!delimiter && !(delimiter = strdup(","))) {
         snprintf(err, errlen, "out of memory");
@@ -879,8 +833,7 @@ static int flat_init(const evi_host_t *h, char *err, size_t errlen)
     return EVI_OK;
 }
 
-static int flat_start(char *err, size_t errlen)
-{
+static int flat_start(char *err, size_t errlen) {
     if (rotate_period > 0 && host->timer_add(host, 1000, period_tick, NULL) < 0) {
         snprintf(err, errlen, "cannot start the rotate_period timer");
         return EVI_ERR;
@@ -893,12 +846,15 @@ static int flat_start(char *err, size_t errlen)
     return EVI_OK;
 }
 
-static void flat_stop(void) { flush_all(NULL); }
+static void flat_stop(void) {
+    flush_all(NULL);
+}
 
-static void flat_reopen(void) { rotate_all("sighup"); }
+static void flat_reopen(void) {
+    rotate_all("sighup");
+}
 
-static void flat_destroy(void)
-{
+static void flat_destroy(void) {
     /* Sockets are freed by the host before destroy(); whatever is left is closed here. */
     pthread_mutex_lock(&table_lock);
     while (files) {
@@ -934,4 +890,6 @@ static const evi_module_t module = {
     flat_reopen,
 };
 
-const evi_module_t *evi_module_descriptor(void) { return &module; }
+const evi_module_t *evi_module_descriptor(void) {
+    return &module;
+}

@@ -38,8 +38,7 @@ static const evi_host_t *host;
 static int64_t failover_timeout = 30;
 static int ctr_member_failed = -1, ctr_lost = -1;
 
-static int64_t now_ms(void)
-{
+static int64_t now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1; /* never 0 */
@@ -47,13 +46,14 @@ static int64_t now_ms(void)
 
 /* ---- parameters ------------------------------------------------------------------------- */
 
-static int set_timeout(const evi_param_value_t *v, char *e, size_t n)
-{
+static int set_timeout(const evi_param_value_t *v, char *e, size_t n) {
     (void)e, (void)n;
     failover_timeout = v->i;
     return EVI_OK;
 }
-static int get_timeout(char *b, size_t n) { return snprintf(b, n, "%lld", (long long)failover_timeout); }
+static int get_timeout(char *b, size_t n) {
+    return snprintf(b, n, "%lld", (long long)failover_timeout);
+}
 
 static const evi_param_def_t params[] = {
     {"failover_timeout", EVI_PARAM_INT, "30", 0, 86400, NULL,
@@ -63,25 +63,21 @@ static const evi_param_def_t params[] = {
 
 /* ---- transport -------------------------------------------------------------------------- */
 
-static void virt_free(void *sock)
-{
+static void virt_free(void *sock) {
     struct virt_sock *v = sock;
     for (size_t i = 0; i < v->n; i++)
-        if (v->m[i].sock)
-            host->socket_close(host, v->m[i].sock);
+        if (v->m[i].sock) host->socket_close(host, v->m[i].sock);
     free(v);
 }
 
 static int virt_parse(evi_str_t address, int from_mi, void **out, unsigned *flags, char *err,
-                      size_t errlen)
-{
+                      size_t errlen) {
     evi_str_t members[MAX_MEMBERS];
     size_t n;
     int policy;
     struct virt_sock *v;
 
-    if (virt_parse_spec(address.s, address.len, &policy, members, MAX_MEMBERS, &n, err,
-                        errlen) < 0)
+    if (virt_parse_spec(address.s, address.len, &policy, members, MAX_MEMBERS, &n, err, errlen) < 0)
         return EVI_ERR;
     v = calloc(1, sizeof *v + n * sizeof v->m[0]);
     if (!v) {
@@ -96,8 +92,8 @@ static int virt_parse(evi_str_t address, int from_mi, void **out, unsigned *flag
         if (host->socket_open(host, members[i], from_mi, &v->m[i].sock, merr, sizeof merr) !=
                 EVI_OK ||
             !v->m[i].sock) {
-            snprintf(err, errlen, "member %zu '%.*s': %s", i + 1, (int)members[i].len,
-                     members[i].s, merr[0] ? merr : "cannot open");
+            snprintf(err, errlen, "member %zu '%.*s': %s", i + 1, (int)members[i].len, members[i].s,
+                     merr[0] ? merr : "cannot open");
             v->m[i].sock = NULL;
             virt_free(v);
             return EVI_ERR;
@@ -109,8 +105,7 @@ static int virt_parse(evi_str_t address, int from_mi, void **out, unsigned *flag
 }
 
 /* Try members in order until one delivers; every member failed: the event is lost here. */
-static int deliver_one(struct virt_sock *v, const evi_event_t *ev, size_t start)
-{
+static int deliver_one(struct virt_sock *v, const evi_event_t *ev, size_t start) {
     unsigned char penalised[MAX_MEMBERS];
     size_t order[MAX_MEMBERS];
     int64_t now = now_ms(), window = failover_timeout * 1000;
@@ -133,8 +128,7 @@ static int deliver_one(struct virt_sock *v, const evi_event_t *ev, size_t start)
     return EVI_ERR;
 }
 
-static int deliver_all(struct virt_sock *v, const evi_event_t *ev)
-{
+static int deliver_all(struct virt_sock *v, const evi_event_t *ev) {
     size_t delivered = 0;
     for (size_t i = 0; i < v->n; i++) {
         if (host->socket_raise(host, v->m[i].sock, ev) == EVI_OK) {
@@ -145,14 +139,12 @@ static int deliver_all(struct virt_sock *v, const evi_event_t *ev)
             host->counter_add(host, ctr_member_failed, 1);
         }
     }
-    if (delivered)
-        return EVI_OK;
+    if (delivered) return EVI_OK;
     host->counter_add(host, ctr_lost, 1);
     return EVI_ERR;
 }
 
-static int virt_raise(void *sock, const evi_event_t *ev, uint64_t token)
-{
+static int virt_raise(void *sock, const evi_event_t *ev, uint64_t token) {
     struct virt_sock *v = sock;
     (void)token;
     switch (v->policy) {
@@ -165,28 +157,23 @@ static int virt_raise(void *sock, const evi_event_t *ev, uint64_t token)
     }
 }
 
-static int virt_match(const void *a, const void *b)
-{
+static int virt_match(const void *a, const void *b) {
     const struct virt_sock *x = a, *y = b;
     unsigned char eq[MAX_MEMBERS * MAX_MEMBERS];
-    if (x->policy != y->policy || x->n != y->n)
-        return 0;
+    if (x->policy != y->policy || x->n != y->n) return 0;
     if (x->policy != VIRT_PARALLEL) {
         for (size_t i = 0; i < x->n; i++)
-            if (!host->socket_match(host, x->m[i].sock, y->m[i].sock))
-                return 0;
+            if (!host->socket_match(host, x->m[i].sock, y->m[i].sock)) return 0;
         return 1;
     }
     for (size_t i = 0; i < x->n; i++)
         for (size_t j = 0; j < x->n; j++)
-            eq[i * x->n + j] = (unsigned char)host->socket_match(host, x->m[i].sock,
-                                                                 y->m[j].sock);
+            eq[i * x->n + j] = (unsigned char)host->socket_match(host, x->m[i].sock, y->m[j].sock);
     return virt_same_set(x->n, eq);
 }
 
 /* Appends like snprintf: counts everything, copies what fits (buf has len bytes). */
-static void append(char *buf, size_t len, size_t *used, const char *s, size_t n)
-{
+static void append(char *buf, size_t len, size_t *used, const char *s, size_t n) {
     if (*used < len) {
         size_t room = len - *used - 1, c = n < room ? n : room;
         memcpy(buf + *used, s, c);
@@ -195,19 +182,16 @@ static void append(char *buf, size_t len, size_t *used, const char *s, size_t n)
     *used += n;
 }
 
-static int virt_print(const void *sock, char *buf, size_t len)
-{
+static int virt_print(const void *sock, char *buf, size_t len) {
     const struct virt_sock *v = sock;
     const char *name = virt_policy_name(v->policy);
     size_t used = 0;
     char tmp[1024];
-    if (len)
-        buf[0] = 0;
+    if (len) buf[0] = 0;
     append(buf, len, &used, name, strlen(name));
     for (size_t i = 0; i < v->n; i++) {
         int n = host->socket_print(host, v->m[i].sock, tmp, sizeof tmp - 1);
-        if (n < 0)
-            n = 0;
+        if (n < 0) n = 0;
         append(buf, len, &used, " ", 1);
         if ((size_t)n < sizeof tmp - 1) {
             append(buf, len, &used, tmp, (size_t)n);
@@ -230,15 +214,14 @@ static const evi_transport_t transports[] = {
 
 /* ---- lifecycle -------------------------------------------------------------------------- */
 
-static int virt_init(const evi_host_t *h, char *err, size_t errlen)
-{
+static int virt_init(const evi_host_t *h, char *err, size_t errlen) {
     (void)err, (void)errlen;
     host = h;
-    ctr_member_failed = h->counter_register(h, "member_failed",
-                                            "deliveries a member socket failed");
-    ctr_lost = h->counter_register(
-        h, "all_members_failed", "deliveries that failed on every member (the event is lost "
-                                 "unless the core's retry succeeds)");
+    ctr_member_failed =
+        h->counter_register(h, "member_failed", "deliveries a member socket failed");
+    ctr_lost = h->counter_register(h, "all_members_failed",
+                                   "deliveries that failed on every member (the event is lost "
+                                   "unless the core's retry succeeds)");
     return EVI_OK;
 }
 
@@ -262,4 +245,6 @@ static const evi_module_t module = {
     NULL,
 };
 
-const evi_module_t *evi_module_descriptor(void) { return &module; }
+const evi_module_t *evi_module_descriptor(void) {
+    return &module;
+}

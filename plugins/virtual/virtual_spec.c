@@ -3,21 +3,21 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <strings.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *const policy_names[] = {"PARALLEL", "FAILOVER", "ROUND-ROBIN"};
 
-const char *virt_policy_name(int policy)
-{
+const char *virt_policy_name(int policy) {
     return policy >= 0 && policy <= 2 ? policy_names[policy] : "?";
 }
 
-static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+static int is_blank(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 int virt_parse_spec(const char *s, size_t len, int *policy, evi_str_t *members, size_t max,
-                    size_t *n, char *err, size_t errlen)
-{
+                    size_t *n, char *err, size_t errlen) {
     const char *p = s, *end = s + len, *t;
     int i;
 
@@ -41,8 +41,7 @@ int virt_parse_spec(const char *s, size_t len, int *policy, evi_str_t *members, 
     for (p = t;;) {
         while (p < end && is_blank(*p))
             p++;
-        if (p == end)
-            break;
+        if (p == end) break;
         for (t = p; t < end && !is_blank(*t); t++)
             ;
         if (*n == max) {
@@ -63,28 +62,22 @@ int virt_parse_spec(const char *s, size_t len, int *policy, evi_str_t *members, 
 }
 
 void virt_attempt_order(int policy, size_t n, size_t start, const unsigned char *penalised,
-                        size_t *order)
-{
+                        size_t *order) {
     size_t k = 0, i, pass;
-    if (n == 0)
-        return;
-    if (policy != VIRT_ROUND_ROBIN)
-        start = 0;
+    if (n == 0) return;
+    if (policy != VIRT_ROUND_ROBIN) start = 0;
     for (pass = 0; pass < 2; pass++)
         for (i = 0; i < n; i++) {
             size_t m = (start + i) % n;
-            if ((penalised && penalised[m]) == (pass == 1))
-                order[k++] = m;
+            if ((penalised && penalised[m]) == (pass == 1)) order[k++] = m;
         }
 }
 
 /* Kuhn's augmenting paths: n is small (a handful of members). */
 static int augment(size_t n, const unsigned char *eq, size_t i, unsigned char *seen,
-                   size_t *owner)
-{
+                   size_t *owner) {
     for (size_t j = 0; j < n; j++) {
-        if (!eq[i * n + j] || seen[j])
-            continue;
+        if (!eq[i * n + j] || seen[j]) continue;
         seen[j] = 1;
         if (owner[j] == (size_t)-1 || augment(n, eq, owner[j], seen, owner)) {
             owner[j] = i;
@@ -94,8 +87,7 @@ static int augment(size_t n, const unsigned char *eq, size_t i, unsigned char *s
     return 0;
 }
 
-int virt_same_set(size_t n, const unsigned char *eq)
-{
+int virt_same_set(size_t n, const unsigned char *eq) {
     size_t *owner = malloc(n * sizeof *owner + 1);
     unsigned char *seen = malloc(n + 1);
     int ok = owner && seen;

@@ -9,8 +9,7 @@
 
 namespace {
 
-evi_param_t str_param(const char *name, const std::string &v)
-{
+evi_param_t str_param(const char *name, const std::string &v) {
     evi_param_t p{};
     p.name = {name, std::char_traits<char>::length(name)};
     p.type = EVI_VAL_STR;
@@ -18,8 +17,7 @@ evi_param_t str_param(const char *name, const std::string &v)
     return p;
 }
 
-evi_param_t int_param(const char *name, int64_t v)
-{
+evi_param_t int_param(const char *name, int64_t v) {
     evi_param_t p{};
     p.name = {name, std::char_traits<char>::length(name)};
     p.type = EVI_VAL_INT;
@@ -27,8 +25,7 @@ evi_param_t int_param(const char *name, int64_t v)
     return p;
 }
 
-flat_format_t format(const char *delim = ",", const char *escape = nullptr, int suppress = 0)
-{
+flat_format_t format(const char *delim = ",", const char *escape = nullptr, int suppress = 0) {
     flat_format_t f{};
     f.delim = delim;
     f.delim_len = std::char_traits<char>::length(delim);
@@ -39,8 +36,7 @@ flat_format_t format(const char *delim = ",", const char *escape = nullptr, int 
     return f;
 }
 
-std::string line(const flat_format_t &f, const char *name, const std::vector<evi_param_t> &ps)
-{
+std::string line(const flat_format_t &f, const char *name, const std::vector<evi_param_t> &ps) {
     evi_event_t ev{};
     ev.name = {name, std::char_traits<char>::length(name)};
     ev.params = ps.data();
@@ -52,8 +48,7 @@ std::string line(const flat_format_t &f, const char *name, const std::vector<evi
     return buf;
 }
 
-std::vector<std::string> entries(const char *list)
-{
+std::vector<std::string> entries(const char *list) {
     std::vector<std::string> out;
     const char *p = list, *s;
     size_t n;
@@ -64,98 +59,82 @@ std::vector<std::string> entries(const char *list)
 
 } // namespace
 
-TEST_CASE("a line is the event's name then each value after the delimiter, without names")
-{
+TEST_CASE("a line is the event's name then each value after the delimiter, without names") {
     CHECK(line(format(), "E_FLAT", {str_param("s", "hello"), int_param("n", 42)}) ==
           "E_FLAT,hello,42\n");
 }
 
-TEST_CASE("an empty string still gets its delimiter")
-{
+TEST_CASE("an empty string still gets its delimiter") {
     CHECK(line(format(), "E_X", {str_param("a", ""), str_param("b", "x")}) == "E_X,,x\n");
     CHECK(line(format(), "E_X", {str_param("a", "")}) == "E_X,\n");
 }
 
-TEST_CASE("an event without params is its name alone")
-{
+TEST_CASE("an event without params is its name alone") {
     CHECK(line(format(), "E_X", {}) == "E_X\n");
 }
 
-TEST_CASE("with suppress_event_name the line starts with the first value")
-{
+TEST_CASE("with suppress_event_name the line starts with the first value") {
     CHECK(line(format(",", nullptr, 1), "E_X", {str_param("s", "hello"), int_param("n", 42)}) ==
           "hello,42\n");
 }
 
-TEST_CASE("with suppress_event_name an event without params is an empty line")
-{
+TEST_CASE("with suppress_event_name an event without params is an empty line") {
     CHECK(line(format(",", nullptr, 1), "E_X", {}) == "\n");
 }
 
-TEST_CASE("ints are written signed")
-{
+TEST_CASE("ints are written signed") {
     CHECK(line(format(), "E_X", {int_param("n", -42), int_param("m", INT64_MIN)}) ==
           "E_X,-42,-9223372036854775808\n");
 }
 
-TEST_CASE("a delimiter inside a value becomes escape_delimiter")
-{
+TEST_CASE("a delimiter inside a value becomes escape_delimiter") {
     CHECK(line(format(",", "|"), "E_X", {str_param("v", "a,b,,c")}) == "E_X,a|b||c\n");
 }
 
-TEST_CASE("without escape_delimiter a delimiter inside a value becomes a space")
-{
+TEST_CASE("without escape_delimiter a delimiter inside a value becomes a space") {
     CHECK(line(format(), "E_X", {str_param("v", "a,b")}) == "E_X,a b\n");
 }
 
-TEST_CASE("newlines and carriage returns inside a value become spaces")
-{
+TEST_CASE("newlines and carriage returns inside a value become spaces") {
     CHECK(line(format(), "E_X", {str_param("v", "a\nb\r\nc")}) == "E_X,a b  c\n");
 }
 
-TEST_CASE("a multi-character delimiter is replaced whole; a partial match is kept")
-{
+TEST_CASE("a multi-character delimiter is replaced whole; a partial match is kept") {
     CHECK(line(format("::", "__"), "E_X", {str_param("v", "a:b::c:")}) == "E_X::a:b__c:\n");
 }
 
-TEST_CASE("an escape_delimiter longer than the delimiter fits in the bound")
-{
+TEST_CASE("an escape_delimiter longer than the delimiter fits in the bound") {
     std::string v(300, ',');
     std::string l = line(format(",", "<comma>"), "E_X", {str_param("v", v)});
     CHECK(l.size() == 4 + 300 * 7 + 1);
 }
 
-TEST_CASE("escaping changes the written copy only, never the event")
-{
+TEST_CASE("escaping changes the written copy only, never the event") {
     std::string v = "a,b\nc";
     std::vector<evi_param_t> ps{str_param("v", v)};
     line(format(), "E_X", ps);
     CHECK(std::string(ps[0].s.s, ps[0].s.len) == "a,b\nc");
 }
 
-TEST_CASE("a directory is below itself and its parents, not below a sibling prefix")
-{
+TEST_CASE("a directory is below itself and its parents, not below a sibling prefix") {
     CHECK(flat_dir_is_below("/var/log/evi", "/var/log/evi") == 1);
     CHECK(flat_dir_is_below("/var/log/evi/sub", "/var/log/evi") == 1);
     CHECK(flat_dir_is_below("/var/log/evil", "/var/log/evi") == 0);
     CHECK(flat_dir_is_below("/var", "/var/log") == 0);
 }
 
-TEST_CASE("the root directory allows every directory")
-{
+TEST_CASE("the root directory allows every directory") {
     CHECK(flat_dir_is_below("/etc", "/") == 1);
     CHECK(flat_dir_is_below("/", "/") == 1);
 }
 
-TEST_CASE("allowed_dirs is a comma-separated list; blanks and trailing slashes are dropped")
-{
+TEST_CASE("allowed_dirs is a comma-separated list; blanks and trailing slashes are dropped") {
     CHECK(entries(" /a/ , /b/c,,/d ") == std::vector<std::string>{"/a", "/b/c", "/d"});
     CHECK(entries("/") == std::vector<std::string>{"/"});
     CHECK(entries(" , ").empty());
 }
 
-TEST_CASE("a rotated file is named <base>.YYYYMMDD-HHMMSS in UTC")
-{
+TEST_CASE("a rotated file is named <base>.YYYYMMDD-HHMMSS in UTC") {
     char buf[64];
     CHECK(flat_rotated_name(buf, sizeof buf, "events.log", 0, 0) == 26);
     CHECK(std::string(buf) == "events.log.19700101-000000");
@@ -163,15 +142,13 @@ TEST_CASE("a rotated file is named <base>.YYYYMMDD-HHMMSS in UTC")
     CHECK(std::string(buf) == "f.20261119-124500");
 }
 
-TEST_CASE("a rotated name already taken gets a sequence number")
-{
+TEST_CASE("a rotated name already taken gets a sequence number") {
     char buf[64];
     flat_rotated_name(buf, sizeof buf, "f", 0, 3);
     CHECK(std::string(buf) == "f.19700101-000000.3");
 }
 
-TEST_CASE("file_permissions is three or four octal digits")
-{
+TEST_CASE("file_permissions is three or four octal digits") {
     CHECK(flat_parse_mode("644") == 0644);
     CHECK(flat_parse_mode("0640") == 0640);
     CHECK(flat_parse_mode("600") == 0600);
