@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 import unittest
 
 from evitest import PLUGINS, EvidTestCase, free_port, wait_for
@@ -50,6 +51,25 @@ class VirtualTest(EvidTestCase):
         self.assertEqual((sub["delivered"], sub["failed"]), (N, 0))
         self.assertGreaterEqual(statistic(e, "modules:evi_event_virtual_member_failed"), 1)
         self.assertEqual(statistic(e, "modules:evi_event_virtual_all_members_failed"), 0)
+
+    def test_failover_returns_to_a_recovered_member_after_failover_timeout(self):
+        first = os.path.join(self.tmp, "first.sock")
+        b = self.sink()
+        e = self.start("FAILOVER unix:%s %s" % (first, b.address),
+                       'modparam("event_virtual", "failover_timeout", 1)\n')
+        mi_ok(e, "raise_event", {"event": "E_V", "params": {"i": 0}})  # first is dead
+        self.assertEqual(len(b.wait(1)), 1)
+        a = DatagramSink("unix", path=first)  # first comes back
+        self.addCleanup(a.close)
+        mi_ok(e, "raise_event", {"event": "E_V", "params": {"i": 1}})  # still penalised
+        b.wait(2)
+        self.assertEqual(self.seqs(b), [0, 1])
+        self.assertEqual(a.drain(0.1), [])
+        time.sleep(1.2)
+        mi_ok(e, "raise_event", {"event": "E_V", "params": {"i": 2}})
+        self.assertEqual(len(a.wait(1)), 1)
+        self.assertEqual(self.seqs(a), [2])
+        self.assertEqual(self.seqs(b), [0, 1])
 
     def test_failover_uses_the_first_member_while_it_works(self):
         a, b = self.sink(), self.sink()
