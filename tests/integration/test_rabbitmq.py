@@ -124,6 +124,45 @@ class Delivery(RabbitTestCase):
         got = [json.loads(m.body)["params"]["n"] for m in broker.consume("q_order", 500, 300)]
         self.assertEqual(got, list(range(200)))
 
+    def test_without_publisher_confirms_events_are_still_delivered(self):
+        broker.peer("queue", "q_noconfirm", "transient")
+        e = self.evid(config("rabbitmq:127.0.0.1:%d/q_noconfirm" % broker.port,
+                             'modparam("event_rabbitmq", "publisher_confirms", 0)\n'))
+        for i in range(50):
+            e.mi("raise_event", {"event": "E_RMQ", "params": {"n": i}})
+        self.assertEqual(self.wait_outcomes(e, 50)["delivered"], 50)
+        self.assertEqual(stat(e, "confirmed"), 50)  # counted when written, without a confirm
+        got = [json.loads(m.body)["params"]["n"] for m in broker.consume("q_noconfirm", 99, 300)]
+        self.assertEqual(got, list(range(50)))
+
+    def test_heartbeat_is_negotiated_with_the_broker(self):
+        broker.peer("queue", "q_hb", "transient")
+        e = self.evid(config("rabbitmq:127.0.0.1:%d/q_hb" % broker.port,
+                             'modparam("event_rabbitmq", "heartbeat", 7)\n'))
+        self.raise_hello(e)
+        self.assertEqual(self.wait_outcomes(e, 1)["delivered"], 1)
+        conns = broker.ctl("list_connections", "client_properties", "timeout")
+        ours = [l for l in conns.splitlines() if "evid event_rabbitmq" in l]
+        self.assertEqual(len(ours), 1, conns)
+        self.assertTrue(ours[0].rstrip().endswith("\t7"), ours[0])
+        broker.consume("q_hb", 10, 200)
+
+    def test_a_removed_subscription_receives_nothing_more(self):
+        broker.peer("queue", "q_unsub", "transient")
+        e = self.evid('loadmodule "event_rabbitmq.so"\n')
+        sock = "rabbitmq:127.0.0.1:%d/q_unsub" % broker.port
+        ev = "E_CORE_THRESHOLD"
+        self.assertEqual(e.mi("event_subscribe", {"event": ev, "socket": sock, "expire": 120})
+                         .get("result"), "OK")
+        e.mi("raise_event", {"event": ev, "params": {"n": 1}})
+        self.assertTrue(wait_for(lambda: broker.count("q_unsub") == 1, timeout=10))
+        self.assertEqual(e.mi("event_subscribe", {"event": ev, "socket": sock, "expire": 0})
+                         .get("result"), "OK")
+        e.mi("raise_event", {"event": ev, "params": {"n": 2}})
+        time.sleep(0.5)
+        got = [json.loads(m.body)["params"]["n"] for m in broker.consume("q_unsub", 10, 300)]
+        self.assertEqual(got, [1])
+
     def test_print_hides_the_password(self):
         e = self.evid(config("rabbitmq:bob:s3cret@127.0.0.1:%d/persistent?q" % broker.port))
         s = subscriber(e)
