@@ -93,34 +93,55 @@ int set_key(const evi_param_value_t *v, char *e, size_t l) {
     return set_file(mod().settings.tls_key_file, v, e, l);
 }
 
+// Current values, for the MI's module_params.
+int print_value(char *buf, size_t len, const std::string &v) {
+    if (buf && len) std::snprintf(buf, len, "%s", v.c_str());
+    return static_cast<int>(v.size());
+}
+#define GETTER(fn, expr)                                                                           \
+    int fn(char *buf, size_t len) {                                                                \
+        return print_value(buf, len, expr);                                                        \
+    }
+GETTER(get_heartbeat, std::to_string(mod().settings.heartbeat_s))
+GETTER(get_connect_timeout, std::to_string(mod().settings.connect_timeout_ms))
+GETTER(get_timeout, std::to_string(mod().settings.timeout_ms))
+GETTER(get_confirms, std::to_string(mod().settings.publisher_confirms ? 1 : 0))
+GETTER(get_queue_size, std::to_string(mod().settings.queue_size))
+GETTER(get_max_event_age, std::to_string(mod().settings.max_event_age_s))
+GETTER(get_ca, mod().settings.tls_ca_file)
+GETTER(get_cert, mod().settings.tls_cert_file)
+GETTER(get_key, mod().settings.tls_key_file)
+GETTER(get_tls_verify, std::to_string(mod().settings.tls_verify ? 1 : 0))
+#undef GETTER
+
 const evi_param_def_t kParams[] = {
     {"heartbeat", EVI_PARAM_INT, "0", 0, 65535, nullptr,
      "AMQP heartbeat interval in seconds (0: off); a silent broker is then detected", set_heartbeat,
-     nullptr},
+     get_heartbeat},
     {"connect_timeout", EVI_PARAM_INT, "500", 1, 600000, nullptr,
      "milliseconds allowed for the TCP (and TLS) connection to the broker", set_connect_timeout,
-     nullptr},
+     get_connect_timeout},
     {"timeout", EVI_PARAM_INT, "5000", 0, 3600000, nullptr,
      "milliseconds allowed for the login, each broker command, and a publish's confirm before "
      "the connection is re-established (0: no limit)",
-     set_timeout, nullptr},
+     set_timeout, get_timeout},
     {"publisher_confirms", EVI_PARAM_BOOL, "1", 0, 0, nullptr,
-     "an event counts as delivered only once the broker confirmed it", set_confirms, nullptr},
+     "an event counts as delivered only once the broker confirmed it", set_confirms, get_confirms},
     {"queue_size", EVI_PARAM_INT, "10000", 1, 10000000, nullptr,
      "events kept per broker connection while it is down or slow (then raisers are told to retry)",
-     set_queue_size, nullptr},
+     set_queue_size, get_queue_size},
     {"max_event_age", EVI_PARAM_INT, "0", 0, 31536000, nullptr,
      "seconds an event may wait for the broker before it is dropped and counted as failed (0: "
      "no limit)",
-     set_max_event_age, nullptr},
+     set_max_event_age, get_max_event_age},
     {"tls_ca_file", EVI_PARAM_STR, "", 0, -1, nullptr,
-     "PEM file of the CA that signed the broker's certificate", set_ca, nullptr},
+     "PEM file of the CA that signed the broker's certificate", set_ca, get_ca},
     {"tls_cert_file", EVI_PARAM_STR, "", 0, -1, nullptr,
-     "PEM client certificate, for brokers that verify peers", set_cert, nullptr},
+     "PEM client certificate, for brokers that verify peers", set_cert, get_cert},
     {"tls_key_file", EVI_PARAM_STR, "", 0, -1, nullptr, "PEM private key of tls_cert_file", set_key,
-     nullptr},
+     get_key},
     {"tls_verify", EVI_PARAM_BOOL, "1", 0, 0, nullptr,
-     "verify the broker's certificate chain and host name", set_tls_verify, nullptr},
+     "verify the broker's certificate chain and host name", set_tls_verify, get_tls_verify},
 };
 
 // ---- the transport ------------------------------------------------------------------------
