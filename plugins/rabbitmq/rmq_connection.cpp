@@ -71,6 +71,17 @@ std::string reply_text(const amqp_rpc_reply_t &r) {
     return "unknown reply";
 }
 
+// A login the broker will refuse again until someone changes its configuration or ours (bad
+// credentials, no permission, no such vhost), as opposed to a broker still booting or shutting
+// down (e.g. "vhost / is not running"), which is retried without failing events.
+bool login_refused(const amqp_rpc_reply_t &r) {
+    if (r.reply.id != AMQP_CONNECTION_CLOSE_METHOD) return false;
+    auto *c = static_cast<amqp_connection_close_t *>(r.reply.decoded);
+    if (c->reply_code == AMQP_ACCESS_REFUSED) return true;
+    return c->reply_code == AMQP_NOT_ALLOWED &&
+           str(c->reply_text).find("not found") != std::string::npos;
+}
+
 bool is_ip_literal(const std::string &host) {
     unsigned char buf[sizeof(in6_addr)];
     return inet_pton(AF_INET, host.c_str(), buf) == 1 ||
@@ -384,7 +395,7 @@ bool Connection::connect() {
     if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION)
         return attempt_failed("login as '" + endpoint_.user + "' on vhost '" + endpoint_.vhost +
                                   "': " + reply_text(r),
-                              true);
+                              login_refused(r));
     if (r.reply_type != AMQP_RESPONSE_NORMAL)
         return attempt_failed("login: " + reply_text(r), false);
 

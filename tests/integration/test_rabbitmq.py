@@ -193,6 +193,13 @@ class Failures(RabbitTestCase):
         self.assertEqual([m.body for m in broker.consume("q_good", 10, 300)],
                          [BODY.replace("E_RMQ", "E_OK")])
 
+    def test_an_unknown_vhost_is_refused_with_the_brokers_reason(self):
+        e = self.evid(config("rabbitmq:127.0.0.1:%d/vhost=no_such_vhost?q" % broker.port))
+        self.raise_hello(e)
+        s = self.wait_outcomes(e, 1)
+        self.assertEqual((s["delivered"], s["failed"]), (0, 1))
+        self.assertIn("530 NOT_ALLOWED - vhost no_such_vhost not found", e.log())
+
     def test_an_unroutable_event_counts_as_failed(self):
         e = self.evid(config("rabbitmq:127.0.0.1:%d/no_such_queue" % broker.port))
         self.raise_hello(e)
