@@ -24,9 +24,16 @@ struct Event {
         return {strings.back().data(), strings.back().size()};
     }
 
-    // name, then up to 16 params: each named or not, an int or a string.
+    // A name as the core allows it (1 to 64 of [A-Za-z0-9_.:-]: EventCore::publish refuses the
+    // rest, so no encoder ever sees one), then up to 16 params: named or not, int or string.
     explicit Event(FuzzedDataProvider &in) {
-        ev.name = keep(in.ConsumeRandomLengthString(80));
+        static constexpr char kAlphabet[] =
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-";
+        std::string name = in.ConsumeRandomLengthString(64);
+        for (char &c : name)
+            c = kAlphabet[static_cast<unsigned char>(c) % (sizeof kAlphabet - 1)];
+        if (name.empty()) name = "E";
+        ev.name = keep(std::move(name));
         size_t n = in.ConsumeIntegralInRange<size_t>(0, 16);
         for (size_t i = 0; i < n && in.remaining_bytes() > 0; ++i) {
             evi_param_t p{};
