@@ -27,7 +27,7 @@ constexpr auto kBackoffMin = 100ms;
 constexpr auto kBackoffMax = 2000ms;
 constexpr auto kRefusedBackoff = 5000ms; // a broker that refused our login is asked less often
 constexpr auto kMissingExchangeRecheck = 1000ms;
-constexpr int kMaxChannelFailures = 3; // an event whose publish keeps closing the channel
+constexpr int kMaxChannelFailures = 2; // an event whose publish alone closed the channel twice
 constexpr auto kIdleClose = 10s;       // an unused connection is closed after this long
 
 amqp_bytes_t bytes(const std::string &s) {
@@ -226,7 +226,7 @@ void Connection::step() {
         return;
     }
     publish_backlog();
-    if (!backlog_.empty() && window_.size() < kMaxInFlight) {
+    if (!backlog_.empty() && can_publish()) {
         poll_frames(0); // more to publish: only take what already arrived
     } else if (!window_.empty()) {
         poll_frames(5); // confirms outstanding
@@ -430,9 +430,11 @@ bool Connection::connect() {
         refused_ = false;
     }
     if (!last_error_.empty() || was_refused) {
-        log(EVI_L_NOTICE, "connected to broker " + name_ + " after " +
-                              std::to_string(failed_attempts_) + " failed attempt(s); " +
-                              std::to_string(backlog_.size()) + " event(s) to publish");
+        log(EVI_L_NOTICE,
+            (failed_attempts_ ? "connected to broker " + name_ + " after " +
+                                    std::to_string(failed_attempts_) + " failed attempt(s)"
+                              : "reconnected to broker " + name_) +
+                "; " + std::to_string(backlog_.size()) + " event(s) to publish");
         hooks_.count(Counter::Reconnects, 1);
     } else {
         log(EVI_L_INFO, "connected to broker " + name_);
@@ -473,13 +475,22 @@ void Connection::drop(const Lost &lost) {
     // Unconfirmed events go back in front of the backlog, in order: at-least-once.
     std::deque<Outgoing> again = window_.take_all();
     size_t n_again = again.size();
-    for (auto it = again.rbegin(); it != again.rend(); ++it) {
-        if (lost.channel_error && ++it->channel_failures >= kMaxChannelFailures) {
-            fail(*it, "its publish keeps closing the channel");
-            continue;
-        }
-        backlog_.push_front(std::move(*it));
+    if (lost.channel_error && again.size() == 1 && probe_ > 0 &&
+        ++again.front().channel_failures >= kMaxChannelFailures) {
+        // Published alone, and the broker closed the channel for it again: it is the cause
+        // (e.g. larger than the broker's max_message_size), not the connection.
+        log(EVI_L_ERR,
+            "broker " + name_ + " closes the channel for one event (" + lost.why + "): it fails");
+        fail(again.front(), nullptr);
+        again.clear();
+        --probe_;
     }
+    n_again = again.size();
+    for (auto it = again.rbegin(); it != again.rend(); ++it)
+        backlog_.push_front(std::move(*it));
+    // After a channel error the broker did not say which event caused it: publish the
+    // suspects one at a time until each is confirmed, so that the culprit shows itself.
+    if (lost.channel_error && n_again) probe_ = std::max(probe_, n_again);
     std::string msg =
         (was_connected ? "connection to broker " + name_ + " lost: " : "broker " + name_ + ": ") +
         lost.why;
@@ -537,7 +548,7 @@ bool Connection::exchange_usable(const std::string &exchange, std::string &why) 
 }
 
 void Connection::publish_backlog() {
-    while (!backlog_.empty() && window_.size() < kMaxInFlight) {
+    while (!backlog_.empty() && can_publish()) {
         Outgoing &item = backlog_.front();
         const Address &d = *item.dest;
         std::string why;
@@ -674,8 +685,13 @@ void Connection::finish_return() {
 // ---------------------------------------------------------------------------------------------
 // Outcomes
 
+bool Connection::can_publish() const {
+    return probe_ > 0 ? window_.empty() : window_.size() < kMaxInFlight;
+}
+
 void Connection::complete(std::vector<Completed> done) {
     for (auto &c : done) {
+        if (probe_ > 0) --probe_;
         if (c.outcome == Outcome::Confirmed) {
             hooks_.count(Counter::Confirmed, 1);
             {

@@ -82,6 +82,7 @@ class Connection {
     void destroy_connection();
     void drop(const Lost &lost);
     void publish_backlog();
+    bool can_publish() const;
     bool exchange_usable(const std::string &exchange, std::string &why);
     void poll_frames(int first_wait_ms);
     void handle_frame(const amqp_frame_t &f);
@@ -122,6 +123,7 @@ class Connection {
     std::deque<Outgoing> backlog_; // accepted, not yet published (or to publish again)
     ConfirmWindow window_;
     uint64_t next_tag_ = 1;
+    size_t probe_ = 0;      // events to publish one at a time (suspects of a channel error)
     bool ch2_open_ = false; // channel 2: passive exchange checks, whose failure closes it
     std::set<std::string> exchanges_ok_;
     std::map<std::string, Clock::time_point> exchanges_missing_;

@@ -222,6 +222,23 @@ class Failures(RabbitTestCase):
         self.assertTrue(wait_for(lambda: subscriber(e, "E_OK")["delivered"] == 1, timeout=10))
         self.assertEqual(len(broker.consume("q_after", 10, 300)), 1)
 
+    def test_an_event_the_broker_rejects_fails_alone_and_the_others_arrive(self):
+        # Messages above max_message_size make the broker close the channel without saying
+        # which one it was: the module must single it out, not fail its neighbours.
+        broker.ctl("eval", "application:set_env(rabbit, max_message_size, 2048).")
+        self.addCleanup(broker.ctl, "eval",
+                        "application:set_env(rabbit, max_message_size, 134217728).")
+        broker.peer("queue", "q_big", "transient")
+        e = self.evid(config("rabbitmq:127.0.0.1:%d/q_big" % broker.port))
+        for i in range(10):
+            params = {"n": i, "pad": "x" * 5000} if i == 4 else {"n": i}
+            e.mi("raise_event", {"event": "E_RMQ", "params": params})
+        s = self.wait_outcomes(e, 10)
+        self.assertEqual((s["delivered"], s["failed"]), (9, 1), e.log())
+        self.assertIn("406 PRECONDITION_FAILED - message size", e.log())
+        got = {json.loads(m.body)["params"]["n"] for m in broker.consume("q_big", 100, 300)}
+        self.assertEqual(got, set(range(10)) - {4})  # at-least-once: some may come twice
+
     def test_a_malformed_socket_is_refused_with_the_reason(self):
         e = self.evid('loadmodule "event_rabbitmq.so"\n')
         r = e.mi("event_subscribe", {"event": "E_CORE_THRESHOLD",
