@@ -217,8 +217,9 @@ class Parser {
             if (kind == RouteKind::Timer) {
                 expect(",", "and an interval in seconds: timer_route[name, 60]");
                 const Token &iv = peek();
-                if (iv.kind != Tok::Int || iv.ival < 1)
-                    expected("an interval in seconds (1 or more) in timer_route[name, SECONDS]");
+                if (iv.kind != Tok::Int || iv.ival < 1 || iv.ival > INT32_MAX)
+                    expected("an interval in seconds (1 to 2147483647) in timer_route[name, "
+                             "SECONDS]");
                 block->interval = next().ival;
             } else if (kind == RouteKind::Event && accept(",")) {
                 const Token &m = peek();

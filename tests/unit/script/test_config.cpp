@@ -274,8 +274,8 @@ TEST_CASE("route header errors") {
           "t.cfg:1:14: error: expected ',' and an interval in seconds: timer_route[name, 60], "
           "found ']'");
     CHECK(parse_error("timer_route[t, 0] { }") ==
-          "t.cfg:1:16: error: expected an interval in seconds (1 or more) in timer_route[name, "
-          "SECONDS], found number 0");
+          "t.cfg:1:16: error: expected an interval in seconds (1 to 2147483647) in "
+          "timer_route[name, SECONDS], found number 0");
     CHECK(parse_error("event_route[E_X, later] { }") ==
           "t.cfg:1:18: error: expected sync or async in event_route[E_X, …], found 'later'");
     CHECK(parse_error("startup_route exit;") ==
