@@ -21,6 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         f.escape = has_escape ? escape.c_str() : nullptr;
         f.escape_len = has_escape ? escape.size() : 0;
         f.suppress_name = in.ConsumeBool();
+        flat_format_init(&f);
         fuzz::Event e(in);
         size_t bound = flat_line_bound(&f, &e.ev);
         // Exactly `bound` bytes on the heap: ASan catches a write past it.

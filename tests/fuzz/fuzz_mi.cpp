@@ -18,16 +18,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         (void)evi::mi::parse_listen_address(body.substr(1));
         return 0;
     }
-    evi::App app;
-    fuzz::add_stubs(app);
-    app.events = std::make_unique<evi::EventCore>(app.transports);
-    (void)app.events->publish("E_A");
-    (void)app.events->publish("E_B");
-    evi::mi::register_core_commands(app);
+    // One App for the process (an EventCore is costly to build); every subscription an input
+    // made is removed after it, so that each input starts from the same state.
+    static evi::App &app = *[] {
+        auto *a = new evi::App;
+        fuzz::add_stubs(*a);
+        a->events = std::make_unique<evi::EventCore>(a->transports);
+        (void)a->events->publish("E_A");
+        (void)a->events->publish("E_B");
+        evi::mi::register_core_commands(*a);
+        return a;
+    }();
     std::string reply = evi::mi::handle_body(app.commands, body);
     (void)evi::mi::take_after_reply();
     if (!reply.empty() && nlohmann::json::parse(reply, nullptr, false).is_discarded())
         fuzz::fail("the MI reply is not JSON", reply);
-    app.events->shutdown(std::chrono::milliseconds(0));
+    for (const auto &sub : app.events->subscribers())
+        (void)app.events->unsubscribe(sub.event, sub.socket, false);
+    fuzz::quiet_logs(); // log_level may have changed it
     return 0;
 }
