@@ -31,7 +31,6 @@ struct Module {
     std::mutex mu;
     std::map<std::string, std::shared_ptr<Connection>> connections; // by endpoint key
     std::map<Counter, int> counters;
-    bool stopped = false;
 };
 
 Module &mod() {
@@ -257,7 +256,6 @@ void rmq_stop() {
     {
         std::lock_guard<std::mutex> g(m.mu);
         conns = m.connections;
-        m.stopped = true;
     }
     int grace_ms = m.settings.timeout_ms > 0 ? std::min(m.settings.timeout_ms, 10000) : 5000;
     auto deadline = evi::rmq::Clock::now() + std::chrono::milliseconds(grace_ms);
