@@ -312,6 +312,10 @@ int connect_tcp(const sockaddr_in &a) {
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    // A server that stops answering must fail the run, not hang it.
+    timeval tv{10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     return fd;
 }
 
@@ -376,6 +380,7 @@ int cmd_http_load(int argc, char **argv) {
     double rate = argc > 7 ? std::atof(argv[7]) : 0;
     bool templated = body_tpl.find('@') != std::string::npos;
     std::atomic<long> next{0}, ok{0}, errors{0}, reconnects{0};
+    std::atomic<bool> timed_out{false};
     double t0 = now_mono(), c0 = cpu_self();
     auto worker = [&] {
         int fd = -1;
@@ -383,7 +388,7 @@ int cmd_http_load(int argc, char **argv) {
         std::string req;
         for (;;) {
             long i = next.fetch_add(1);
-            if (i >= total) break;
+            if (i >= total || timed_out) break;
             if (rate > 0) {
                 double due = t0 + double(i) / rate;
                 double d = due - now_mono();
@@ -407,7 +412,12 @@ int cmd_http_load(int argc, char **argv) {
                     }
                 }
                 bool closes = false;
+                errno = 0;
                 int st = send_all(fd, req.data(), req.size()) ? read_response(fd, buf, closes) : 0;
+                if (st == 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                    timed_out = true; // no answer within 10 s: give up the whole run
+                    break;
+                }
                 if (st == 0) { // stale keep-alive connection: retry once on a new one
                     close(fd);
                     fd = -1;
@@ -431,9 +441,11 @@ int cmd_http_load(int argc, char **argv) {
     for (auto &t : threads) t.join();
     double t1 = now_mono(), c1 = cpu_self();
     std::printf("{\"events\":%ld,\"ok\":%ld,\"errors\":%ld,\"reconnects\":%ld,\"wall_s\":%.6f,"
-                "\"cpu_s\":%.6f}\n",
-                total, ok.load(), errors.load(), reconnects.load(), t1 - t0, c1 - c0);
-    return 0;
+                "\"cpu_s\":%.6f,\"timed_out\":%d}\n",
+                total, ok.load(), errors.load(), reconnects.load(), t1 - t0, c1 - c0,
+                timed_out ? 1 : 0);
+    if (timed_out) std::fprintf(stderr, "http-load: no response within 10 s\n");
+    return timed_out ? 1 : 0;
 }
 
 // A fast HTTP/1.1 sink: one thread, poll(), keep-alive; answers each request with a fixed
