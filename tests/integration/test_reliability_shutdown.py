@@ -57,9 +57,9 @@ class ShutdownTest(EvidTestCase):
         self.assertNotIn("could not be delivered", e.log())
 
     def test_sigterm_with_more_than_the_peer_can_take_logs_the_exact_count_left(self):
-        n = 3000
+        n = 100000  # the figure: all queued at once (queue_size is n + 10)
         grace = 2
-        peer = SlowHttpPeer(delay=0.01)  # at most ~100 calls/s: far from 3000 in 2 s
+        peer = SlowHttpPeer(delay=0.01)  # at most ~100 calls/s: far from 100,000 in 2 s
         self.addCleanup(peer.close)
         e = self.evid(config(peer.port, n, grace))
         mi_ok(e, "raise_event", {"event": "E_GO"})
