@@ -3,12 +3,13 @@ XML-RPC peer that accepts and never answers (stalled) and a healthy flatstore fi
 memory stays bounded by the queue, the stalled subscriber's drops are counted exactly
 (raised = delivered + failed + dropped + queued), the healthy subscriber gets every event in
 order, and the raiser is not slowed down by the stalled one."""
+import json
 import os
 import time
 import unittest
 
 from evitest import EvidTestCase, wait_for
-from local_peers import mi_ok
+from local_peers import DatagramSink, mi_ok
 from mi_peer import parse_prometheus
 from reliability_peers import StalledPeer, rss_kib
 
@@ -16,7 +17,7 @@ N = 1000000
 QUEUE = 200
 
 
-def config(port):
+def config(port, status_socket):
     return """
 queue_size = %d
 delivery_retries = 0
@@ -24,11 +25,13 @@ max_while_loops = 1000000
 loadmodule "event_xmlrpc.so"
 loadmodule "event_flatstore.so"
 loadmodule "event_route.so"
+loadmodule "event_datagram.so"
 modparam("event_xmlrpc", "timeout", 200)
 startup_route {
     subscribe_event("E_LOAD", "xmlrpc:127.0.0.1:%d:never");
     subscribe_event("E_LOAD", "flatstore:@DIR@/healthy.log");
     subscribe_event("E_BASE", "flatstore:@DIR@/base.log");
+    subscribe_event("E_EVI_SUBSCRIBER_STATUS", "%s");
 }
 route[burst] {
     $var(i) = 0;
@@ -48,7 +51,7 @@ event_route[E_GO] {
     route(burst);
     xlog("L_NOTICE", "burst E_LOAD done\\n");
 }
-""" % (QUEUE, port, N)
+""" % (QUEUE, port, status_socket, N)
 
 
 def subscriber(e, event, prefix):
@@ -83,7 +86,9 @@ class OverloadTest(EvidTestCase):
     def test_a_stalled_subscriber_costs_bounded_memory_and_counted_drops_only(self):
         peer = StalledPeer()
         self.addCleanup(peer.close)
-        e = self.evid(config(peer.port), start_timeout=30)
+        sink = DatagramSink("udp4")
+        self.addCleanup(sink.close)
+        e = self.evid(config(peer.port, sink.address), start_timeout=30)
         rss0 = rss_kib(e.proc.pid)
 
         # The raiser's own rate with a healthy subscriber only, then with the stalled one too.
@@ -132,6 +137,18 @@ class OverloadTest(EvidTestCase):
                               else None)(subscriber(e, "E_LOAD", "xmlrpc:")), timeout=10)
         self.assertTrue(s, subscriber(e, "E_LOAD", "xmlrpc:"))
         self.assertEqual(s["delivered"], 0, s)
+
+        # The stalled subscriber was reported down (E_EVI_SUBSCRIBER_STATUS), once or a few
+        # times, not once per failed event.
+        downs = []
+        for p in sink.drain(1.0):
+            m = json.loads(p)
+            if m.get("method") == "E_EVI_SUBSCRIBER_STATUS" and \
+                    m["params"].get("socket", "").startswith("xmlrpc:") and \
+                    m["params"].get("status") == "down":
+                downs.append(m["params"])
+        self.assertTrue(downs, "no E_EVI_SUBSCRIBER_STATUS down for the stalled subscriber")
+        self.assertLess(len(downs), 10, downs[:3])
 
         # /metrics tells the same story.
         status, _, body = e.http("GET", "/metrics")
