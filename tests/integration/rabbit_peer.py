@@ -79,6 +79,10 @@ class Broker:
         """Crash the broker (SIGKILL): what it had not written to disk is gone."""
         self._script("kill", self.data)
 
+    def pid(self):
+        with open(os.path.join(self.data, "pid")) as f:
+            return int(f.read().strip())
+
     def running(self):
         return subprocess.run([BROKER_SCRIPT, "running", self.data]).returncode == 0
 

@@ -5,6 +5,7 @@ again before they end."""
 import json
 import os
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -320,6 +321,32 @@ class BrokerOutages(RabbitTestCase):
         self.assertEqual((s["delivered"], s["failed"]), (20, 0))
         got = [json.loads(m.body)["params"]["n"] for m in broker.consume("q_full", 40, 500)]
         self.assertEqual(got, list(range(20)))
+
+    def test_a_frozen_broker_is_left_after_timeout_and_rejoined_without_loss(self):
+        # SIGSTOP: the TCP connection stays open but nothing answers, neither confirms nor
+        # logins. The module must give up on it after `timeout` and deliver once it thaws.
+        broker.peer("delete", "q_frozen", "queue", "q_frozen", "durable")
+        e = self.evid(config("rabbitmq:127.0.0.1:%d/persistent?q_frozen" % broker.port,
+                             'modparam("event_rabbitmq", "timeout", 1000)\n'
+                             'modparam("event_rabbitmq", "connect_timeout", 200)\n'))
+        for i in range(50):
+            e.mi("raise_event", {"event": "E_RMQ", "params": {"n": i}})
+        self.assertEqual(self.wait_outcomes(e, 50)["delivered"], 50)
+        pid = broker.pid()
+        os.kill(pid, signal.SIGSTOP)
+        self.addCleanup(os.kill, pid, signal.SIGCONT)
+        for i in range(50, 100):
+            e.mi("raise_event", {"event": "E_RMQ", "params": {"n": i}})
+        self.assertTrue(e.wait_log("no confirm from the broker within 1000 ms", timeout=10),
+                        e.log())
+        time.sleep(2.5)  # reconnects meet a login that never answers: bounded by timeout
+        self.assertEqual(subscriber(e)["delivered"], 50)
+        self.assertTrue(e.alive())
+        os.kill(pid, signal.SIGCONT)
+        s = self.wait_outcomes(e, 100, timeout=30)
+        self.assertEqual((s["delivered"], s["failed"]), (100, 0))
+        got = {json.loads(m.body)["params"]["n"] for m in broker.consume("q_frozen", 300, 500)}
+        self.assertEqual(got, set(range(100)))
 
     def test_events_raised_while_the_broker_is_down_at_start_up_arrive_in_order(self):
         broker.peer("delete", "q_down", "queue", "q_down", "durable")
