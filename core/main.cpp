@@ -128,6 +128,8 @@ int run(const Options &opt) {
     app.services->routes = app.script.get();
 
     if (opt.check) {
+        if (auto r = evi::mi::check_listen(app.globals); !r)
+            return fail(r.error().message);
         std::fprintf(stderr, "%s: configuration OK\n", opt.config.c_str());
         app.events->shutdown(std::chrono::milliseconds(0));
         app.events.reset();
@@ -173,13 +175,15 @@ int run(const Options &opt) {
         break;
     }
 
+    // Drain first, with the MI still up so that /health answers 503 meanwhile.
     app.draining = true;
-    mi.stop();
     const auto lost =
         app.events->shutdown(std::chrono::seconds(app.globals.shutdown_timeout));
     if (lost)
         LOG_WARN("%llu queued events could not be delivered within shutdown_timeout (%d s)",
                  static_cast<unsigned long long>(lost), app.globals.shutdown_timeout);
+    evi::teardown_core_events(app);
+    mi.stop();
     app.runtime->stop();
     app.modules.stop_all();
     app.services->routes = nullptr;

@@ -359,6 +359,7 @@ mi::Command wrap_command(const evi_mi_cmd_t &c, const std::string &module) {
     if (c.alias)
         cmd.aliases.push_back(c.alias);
     cmd.help = c.help ? c.help : "";
+    cmd.module = module;
     for (auto p = c.param_sets; p && *p; ++p) {
         std::vector<std::string> set;
         std::string s = *p;
