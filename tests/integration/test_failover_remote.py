@@ -43,10 +43,13 @@ class FailoverRabbitToXmlRpc(EvidTestCase):
         total = 600
         raised = [0]
         errors = []
+        down = threading.Event()
 
         def stream():
             try:
                 for i in range(total):
+                    if i == total * 2 // 3:
+                        down.wait(60)  # the last third is raised while the broker is away
                     r = e.mi("raise_event", {"event": "E_FO", "params": {"n": i}})
                     if r.get("result") != "OK":
                         errors.append(r)
@@ -69,6 +72,7 @@ class FailoverRabbitToXmlRpc(EvidTestCase):
             broker.stop()
             stopped_at = raised[0]
         finally:
+            down.set()
             t.join(120)
         self.assertEqual(errors, [])
         self.assertLess(stopped_at, total, "the stream ended before the broker stopped")

@@ -261,10 +261,13 @@ class BrokerOutages(RabbitTestCase):
                              'modparam("event_rabbitmq", "connect_timeout", 200)\n'))
         raised = [0]
         errors = []
+        down = threading.Event()
 
         def stream():
             try:
                 for i in range(total):
+                    if i == total * 9 // 10:
+                        down.wait(60)  # the last tenth is raised while the broker is away
                     r = e.mi("raise_event", {"event": "E_RMQ", "params": {"n": i}})
                     if r.get("result") != "OK":
                         errors.append(r)
@@ -282,8 +285,10 @@ class BrokerOutages(RabbitTestCase):
             self.assertTrue(wait_for(lambda: raised[0] >= total // 5, timeout=30))
             take_down()
             interrupted_at = raised[0]
+            down.set()
             broker.start()
         finally:
+            down.set()
             t.join(120)
         self.assertEqual(errors, [])
         self.assertLess(interrupted_at, total, "the stream ended before the outage")
