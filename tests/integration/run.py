@@ -21,8 +21,13 @@ else:
     suite = loader.discover(here, pattern="test_*.py", top_level_dir=here)
 result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
 failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
-skipped = len(result.skipped)
+# A test marked expectedFailure documents a known bug: it is not a pass. It is counted with
+# the skipped ones, and listed so that nobody forgets it.
+known_bugs = len(result.expectedFailures)
+skipped = len(result.skipped) + known_bugs
 passed = result.testsRun - failed - skipped
+for test, _ in result.expectedFailures:
+    print("known bug (expected failure, not counted as passed): %s" % test.id())
 if args.counts:
     with open(args.counts, "w") as f:
         json.dump({"passed": passed, "failed": failed, "skipped": skipped}, f)
