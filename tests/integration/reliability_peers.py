@@ -144,3 +144,56 @@ class SlowHttpPeer:
         self.sock.close()
         for t in self._threads:
             t.join(2)
+
+
+XMLRPC_PEER_SCRIPT = r'''
+import json, sys, xmlrpc.server
+class H(xmlrpc.server.SimpleXMLRPCRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a):
+        pass
+class S(xmlrpc.server.SimpleXMLRPCServer):
+    allow_reuse_address = True
+out = open(sys.argv[2], "a")
+class D:
+    def _dispatch(self, method, params):
+        out.write(json.dumps([method] + list(params)) + "\n")
+        out.flush()
+        return True
+s = S(("127.0.0.1", int(sys.argv[1])), requestHandler=H, logRequests=False, allow_none=True)
+s.register_instance(D())
+print("ready", flush=True)
+s.serve_forever()
+'''
+
+
+class XmlRpcPeerProcess:
+    """A real XML-RPC server in its own process (so that it can be SIGKILLed like a crashed
+    consumer), appending every call as a JSON line [method, params…] to `path`."""
+
+    def __init__(self, port, path):
+        import subprocess
+        import sys
+        self.port = port
+        self.path = path
+        self.proc = subprocess.Popen([sys.executable, "-c", XMLRPC_PEER_SCRIPT, str(port), path],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        line = self.proc.stdout.readline()
+        if b"ready" not in line:
+            self.kill()
+            raise RuntimeError("the XML-RPC peer did not start")
+
+    def kill(self):
+        import signal
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(5)
+        self.proc.stdout.close()
+
+    def calls(self):
+        import json
+        try:
+            with open(self.path) as f:
+                return [json.loads(l) for l in f if l.endswith("\n")]
+        except FileNotFoundError:
+            return []
