@@ -164,7 +164,8 @@ Result<void> apply_global(Globals &g, const config::GlobalParam &p) {
         std::string known;
         for (const auto &[name, _] : table)
             known += (known.empty() ? "" : ", ") + name;
-        return make_error("unknown global parameter '" + p.name + "' (known: " + known + ")");
+        return make_error("unknown global parameter '" + config::excerpt(p.name) +
+                          "' (known: " + known + ")");
     }
     auto r = it->second(g, p.values);
     if (!r)

@@ -146,6 +146,7 @@ int run(const Options &opt) {
     sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
+    std::signal(SIGXFSZ, SIG_IGN); // a write past the file-size limit fails with EFBIG instead
     const pid_t self = getpid();
     app.request_shutdown = [self] { kill(self, SIGTERM); };
 

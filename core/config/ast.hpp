@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -20,6 +21,14 @@ struct Location {
 // "file:line:col: error: message"
 inline std::string format_error(const Location &loc, std::string_view message) {
     return loc.str() + ": error: " + std::string(message);
+}
+
+// What an error message may quote of the input: at most `max` bytes, so that a hostile config
+// (a 10 MB name) never turns into a 10 MB error.
+inline std::string excerpt(std::string_view text, size_t max = 64) {
+    if (text.size() <= max)
+        return std::string(text);
+    return std::string(text.substr(0, max)) + "... (" + std::to_string(text.size()) + " bytes)";
 }
 
 using Literal = std::variant<int64_t, std::string>;

@@ -35,6 +35,22 @@ class Parser {
     }
 
   private:
+    // Blocks and expressions nest by recursion: a limit keeps a hostile or broken config from
+    // overflowing the stack (the compiler and interpreter recurse the same way).
+    static constexpr int kMaxNesting = 100;
+    int depth_ = 0;
+    struct Nest {
+        Parser &p;
+        Nest(Parser &parser, const Location &loc) : p(parser) {
+            if (++p.depth_ > kMaxNesting) {
+                --p.depth_;
+                p.fail(loc, "blocks or expressions nest deeper than " +
+                                std::to_string(kMaxNesting) + " levels");
+            }
+        }
+        ~Nest() { --p.depth_; }
+    };
+
     // Reaching a lexing error (only ever the last token) reports it: errors come in file order.
     const Token &peek(size_t ahead = 0) const {
         size_t i = std::min(pos_ + ahead, toks_.size() - 1);
@@ -103,7 +119,7 @@ class Parser {
             fail(t.loc, t.text + " is an OpenSIPS SIP route and has no meaning here (EVI has "
                                  "startup_route, timer_route, route and event_route)");
         } else {
-            fail(t.loc, "unknown directive '" + t.text +
+            fail(t.loc, "unknown directive '" + excerpt(t.text) +
                             "' (expected `name = value`, loadmodule, modparam, startup_route, "
                             "timer_route, route or event_route)");
         }
@@ -276,6 +292,7 @@ class Parser {
 
     StmtPtr statement() {
         const Token &t = peek();
+        Nest nest(*this, t.loc);
         if (t.is(";")) {
             next();
             return nullptr;
@@ -340,7 +357,7 @@ class Parser {
         }
         if (t.text == "else") fail(t.loc, "'else' without a matching 'if'");
         if (!peek(1).is("("))
-            fail(t.loc, "unexpected name '" + t.text + "' (expected a function call such as " +
+            fail(t.loc, "unexpected name '" + excerpt(t.text) + "' (expected a function call such as " +
                             t.text + "(…), an assignment, if, while, return or exit)");
         s->kind = StmtKind::Call;
         s->expr = call();
@@ -393,6 +410,7 @@ class Parser {
 
     // As in OpenSIPS, '!' applies to a whole comparison: !$var(a) == 1 is !($var(a) == 1).
     ExprPtr not_expr() {
+        Nest nest(*this, peek().loc);
         if (peek().is("!")) {
             auto e = make(ExprKind::Unary, next().loc);
             e->op = Op::Not;
@@ -441,6 +459,7 @@ class Parser {
     }
 
     ExprPtr unary() {
+        Nest nest(*this, peek().loc);
         if (peek().is("-")) {
             Location loc = next().loc;
             if (peek().kind == Tok::Int) { // a negative literal
@@ -485,7 +504,7 @@ class Parser {
                 return make(ExprKind::Null, next().loc);
             }
             if (peek(1).is("(")) return call();
-            fail(t.loc, "unexpected name '" + t.text + "' in an expression (quote strings: \"" +
+            fail(t.loc, "unexpected name '" + excerpt(t.text) + "' in an expression (quote strings: \"" +
                             t.text + "\"; call functions with parentheses)");
         case Tok::Punct:
             if (t.is("(")) {

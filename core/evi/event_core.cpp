@@ -428,8 +428,11 @@ void EventCore::report(uint64_t token, int status) {
         std::lock_guard lock(state_->pending_mutex);
         auto it = state_->pending.find(token);
         if (it == state_->pending.end()) {
-            LOG_WARN("a module reported an outcome for unknown delivery token %llu",
-                     static_cast<unsigned long long>(token));
+            // After shutdown the tokens are forgotten: modules failing what they still held
+            // (already counted as undelivered) are expected, not worth a line each.
+            if (!state_->stopped.load())
+                LOG_WARN("a module reported an outcome for unknown delivery token %llu",
+                         static_cast<unsigned long long>(token));
             return;
         }
         p = std::move(it->second);

@@ -280,15 +280,24 @@ static void file_reset_counters(struct flat_file *f) {
     f->opened_at = time(NULL);
 }
 
+/* Write all of b, or nothing: after a short write (EFBIG, ENOSPC) the fragment is cut off
+ * again, so that the next line does not get glued to half a line. */
 static int write_all(int fd, const char *b, size_t len) {
-    while (len > 0) {
-        ssize_t n = write(fd, b, len);
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = write(fd, b + done, len - done);
         if (n < 0) {
             if (errno == EINTR) continue;
+            if (done > 0) {
+                int e = errno;
+                struct stat st;
+                if (fstat(fd, &st) == 0 && (uint64_t)st.st_size >= done)
+                    (void)ftruncate(fd, st.st_size - (off_t)done);
+                errno = e;
+            }
             return -1;
         }
-        b += n;
-        len -= (size_t)n;
+        done += (size_t)n;
     }
     return 0;
 }

@@ -46,11 +46,6 @@ class FaultsTest(EvidTestCase):
         # 16 KiB per file for evid (ulimit -f counts 1024-byte blocks in dash and bash).
         return limited_evid(wrapdir, "-f 16", ignore_xfsz=ignore_xfsz)
 
-    # KNOWN BUG (issue 8 report): core/main.cpp ignores SIGPIPE but not SIGXFSZ, so the first
-    # flatstore write past RLIMIT_FSIZE kills evid (exit 153, "File size limit exceeded")
-    # instead of failing with EFBIG. Fix: std::signal(SIGXFSZ, SIG_IGN) next to SIGPIPE.
-    # Remove the decorator once fixed.
-    @unittest.expectedFailure
     def test_evid_survives_a_write_past_the_file_size_limit(self):
         e = self.evid(MODULES + """
 startup_route { subscribe_event("E_F", "flatstore:@DIR@/f.log"); }
@@ -111,11 +106,6 @@ route[declare] { raise_event("E_F"); }
         self.assertTrue(up, "no E_EVI_SUBSCRIBER_STATUS up for E_F: %r" % statuses(sink))
         self.assertTrue(e.alive())
 
-    # KNOWN BUG (issue 8 report): plugins/flatstore/flatstore.c leaves the first bytes of a line
-    # whose write() was short (EFBIG, ENOSPC) in the file; once space is back, the next line is
-    # glued to that fragment. Fix: on a short write, ftruncate() the file back to its size
-    # before the write (or write the rest after recovery). Remove the decorator once fixed.
-    @unittest.expectedFailure
     def test_a_short_write_leaves_no_partial_line(self):
         e = self.evid(MODULES + """
 startup_route { subscribe_event("E_F", "flatstore:@DIR@/f.log"); }
