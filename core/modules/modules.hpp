@@ -13,7 +13,7 @@
 
 namespace evi {
 
-class HostServices; // core/modules/host_api.hpp
+struct HostServices; // core/modules/host_api.hpp
 
 class Module {
   public:
