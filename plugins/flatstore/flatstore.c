@@ -36,6 +36,7 @@ struct flat_file {
     int fd;           /* guarded by lock */
     int dirfd;        /* the parent directory, opened once: renames and reopens stay in it */
     char *path;       /* canonical: <canonical parent>/<base> */
+    char *dir;        /* the canonical parent, to find it again after it was deleted */
     char *written;    /* as the first subscriber wrote it */
     const char *base; /* the last component, inside path */
     char *batch;      /* flush_interval_ms > 0: lines not yet written; guarded by lock */
@@ -43,6 +44,14 @@ struct flat_file {
     uint64_t lines;   /* written since the file was opened; guarded by lock */
     uint64_t bytes;   /* file size as we know it; guarded by lock */
     time_t opened_at; /* guarded by lock */
+    /* The file was deleted (st_nlink == 0) and its path could not be opened again: lines fail
+     * at once, without a system call, until the health check reopens it. Guarded by lock. */
+    int gone;
+    uint64_t failed_while_gone; /* guarded by lock */
+    char gone_why[256];         /* guarded by lock */
+    /* Failed writes are logged at most once a second per file. Guarded by lock. */
+    time_t last_error_log;
+    uint64_t errors_unlogged;
 };
 
 struct flat_sock {
@@ -306,6 +315,7 @@ static int write_all(int fd, const char *b, size_t len) {
 static int flush_locked(struct flat_file *f) {
     int rc = 0;
     if (f->batch_len == 0) return 0;
+    if (f->gone) return -1; /* kept for the file that replaces the deleted one */
     if (write_all(f->fd, f->batch, f->batch_len) < 0) {
         int e = errno;
         host->counter_add(host, ctr_write_failed, 1);
@@ -315,6 +325,50 @@ static int flush_locked(struct flat_file *f) {
     }
     f->batch_len = 0;
     return rc;
+}
+
+/* Open the path again (caller holds f->lock). When the directory itself was deleted (and maybe
+ * created again), it is looked up again by its canonical path, and only accepted when it still
+ * resolves to that same path: a symbolic link put in its place is refused, so a reopen never
+ * writes outside the directory that was checked at subscription time. On success the old
+ * descriptor is closed; on failure nothing changes and err says why. */
+static int reopen_locked(struct flat_file *f, char *err, size_t errlen) {
+    struct stat st;
+    int fd;
+    if (fstat(f->dirfd, &st) < 0 || st.st_nlink == 0) {
+        char canon[PATH_MAX];
+        int d = open(f->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (d < 0) {
+            snprintf(err, errlen, "the directory %s %s", f->dir,
+                     errno == ENOENT ? "does not exist" : strerror(errno));
+            return -1;
+        }
+        if (fd_path(d, canon, sizeof canon) < 0 || strcmp(canon, f->dir) != 0) {
+            snprintf(err, errlen, "the directory %s is now a link to another place: refused",
+                     f->dir);
+            close(d);
+            return -1;
+        }
+        close(f->dirfd);
+        f->dirfd = d;
+    }
+    fd = open_file(f->dirfd, f->base, err, errlen);
+    if (fd < 0) return -1;
+    close(f->fd);
+    f->fd = fd;
+    file_reset_counters(f);
+    return 0;
+}
+
+/* The file is usable again after it was gone (caller holds lock): lines kept in the batch
+ * buffer go to the new file. Writes the log text into msg. */
+static void recovered_locked(struct flat_file *f, char *msg, size_t len) {
+    snprintf(msg, len, "%s can be written again (%llu lines failed while it could not be opened)",
+             f->path, (unsigned long long)f->failed_while_gone);
+    f->gone = 0;
+    f->failed_while_gone = 0;
+    f->gone_why[0] = 0;
+    flush_locked(f);
 }
 
 /* ---- rotation --------------------------------------------------------------------------- */
@@ -335,7 +389,6 @@ struct rotation {
 static int rotate_locked(struct flat_file *f, const char *reason, int rename_old,
                          struct rotation *r) {
     char err[256], newbase[NAME_MAX + 1];
-    int fd;
 
     r->reason = reason;
     r->when = time(NULL);
@@ -363,15 +416,20 @@ static int rotate_locked(struct flat_file *f, const char *reason, int rename_old
         snprintf(r->old_filename, sizeof r->old_filename, "%.*s%s", (int)dl, f->path, newbase);
     }
 
-    fd = open_file(f->dirfd, f->base, err, sizeof err);
-    if (fd < 0) {
-        host->log(host, EVI_L_ERR, "cannot reopen %s (%s rotation): %s; still writing to %s",
-                  f->path, reason, err, r->old_filename);
+    if (reopen_locked(f, err, sizeof err) < 0) {
+        if (f->gone)
+            host->log(host, EVI_L_ERR, "cannot reopen %s (%s rotation): %s", f->path, reason,
+                      err);
+        else
+            host->log(host, EVI_L_ERR, "cannot reopen %s (%s rotation): %s; still writing to %s",
+                      f->path, reason, err, r->old_filename);
         return -1;
     }
-    close(f->fd);
-    f->fd = fd;
-    file_reset_counters(f);
+    if (f->gone) {
+        char msg[PATH_MAX + 128];
+        recovered_locked(f, msg, sizeof msg);
+        host->log(host, EVI_L_NOTICE, "%s", msg);
+    }
     host->counter_add(host, ctr_rotations, 1);
     return 0;
 }
@@ -424,9 +482,12 @@ static void file_unref_locked(struct flat_file *f) {
         }
     nfiles--;
     pthread_mutex_lock(&f->lock);
-    flush_locked(f);
+    if (flush_locked(f) < 0 && f->gone && f->batch_len)
+        host->log(host, EVI_L_ERR, "%zu buffered bytes for %s are lost: it could not be opened",
+                  f->batch_len, f->path);
     pthread_mutex_unlock(&f->lock);
     free(f->batch);
+    free(f->dir);
     close(f->fd);
     close(f->dirfd);
     pthread_mutex_destroy(&f->lock);
@@ -481,8 +542,44 @@ static int rotate_all(const char *reason) {
     return failed ? -1 : 0;
 }
 
-/* Host timer, once a second when rotate_period is set. */
-static void period_tick(void *arg) {
+/*
+ * Is the file still there? (caller holds lock; from the health timer, once a second.) A file
+ * deleted under us (rm, rm -rf of its directory) has st_nlink == 0: writing on would "succeed"
+ * into an inode nobody can read, so the path is opened again. When that fails (the directory
+ * is gone, no permission) the file is marked gone: its lines fail at once, counted, until a
+ * later check can open it. Writes a log line into msg and returns its level, or 0.
+ */
+static int check_health_locked(struct flat_file *f, char *msg, size_t len) {
+    char err[256];
+    struct stat st;
+    if (!f->gone) {
+        if (fstat(f->fd, &st) < 0 || st.st_nlink > 0) return 0;
+        if (reopen_locked(f, err, sizeof err) == 0) {
+            snprintf(msg, len, "%s was deleted: created it again", f->path);
+            return EVI_L_WARN;
+        }
+        f->gone = 1;
+        f->failed_while_gone = 0;
+        snprintf(f->gone_why, sizeof f->gone_why, "%s", err);
+        snprintf(msg, len,
+                 "%s was deleted and cannot be created again: %s; its lines fail until it can "
+                 "(tried every second)",
+                 f->path, err);
+        return EVI_L_ERR;
+    }
+    if (reopen_locked(f, err, sizeof err) == 0) {
+        recovered_locked(f, msg, len);
+        return EVI_L_NOTICE;
+    }
+    if (strcmp(err, f->gone_why) == 0) return 0; /* said already */
+    snprintf(f->gone_why, sizeof f->gone_why, "%s", err);
+    snprintf(msg, len, "%s still cannot be opened: %s (%llu lines failed so far)", f->path, err,
+             (unsigned long long)f->failed_while_gone);
+    return EVI_L_ERR;
+}
+
+/* Host timer, once a second: the health check of every file, then rotate_period. */
+static void tick(void *arg) {
     size_t n;
     (void)arg;
     struct flat_file **v = snapshot(&n);
@@ -491,12 +588,15 @@ static void period_tick(void *arg) {
     for (size_t i = 0; i < n; i++) {
         struct flat_file *f = v[i];
         struct rotation r;
-        int rotated = 0;
+        char msg[PATH_MAX + 512];
+        int rotated = 0, level;
         pthread_mutex_lock(&f->lock);
-        if (f->bytes > 0 && now - f->opened_at >= rotate_period &&
+        level = check_health_locked(f, msg, sizeof msg);
+        if (rotate_period > 0 && !f->gone && f->bytes > 0 && now - f->opened_at >= rotate_period &&
             !(rotated = rotate_locked(f, "period", 1, &r) == 0))
             rotation_backoff(f);
         pthread_mutex_unlock(&f->lock);
+        if (level) host->log(host, level, "%s", msg);
         if (rotated) raise_rotation(&r);
     }
     snapshot_release(v, n);
@@ -618,10 +718,12 @@ static int flat_parse(evi_str_t address, int from_mi, void **out, unsigned *flag
         fd = open_file(dirfd, base0, err, errlen);
         if (fd < 0) goto fail_locked;
         f = calloc(1, sizeof *f);
-        if (!f || !(f->path = strdup(path)) || !(f->written = strndup(address.s, address.len)) ||
+        if (!f || !(f->path = strdup(path)) || !(f->dir = strdup(cdir)) ||
+            !(f->written = strndup(address.s, address.len)) ||
             (flush_interval_ms > 0 && !(f->batch = malloc(BATCH_SIZE)))) {
             if (f) {
                 free(f->path);
+                free(f->dir);
                 free(f->written);
                 free(f);
             }
@@ -666,7 +768,8 @@ static int flat_raise(void *sock, const evi_event_t *ev, uint64_t token) {
     size_t need = flat_line_bound(&fmt, ev), len;
     struct rotation r;
     const char *due;
-    int rotated = 0, rc = EVI_OK, e = 0;
+    int rotated = 0, rc = EVI_OK, e = 0, log_it = 0;
+    uint64_t unlogged = 0;
     (void)token;
 
     if (need > sizeof stack && !(buf = heap = malloc(need))) {
@@ -676,6 +779,13 @@ static int flat_raise(void *sock, const evi_event_t *ev, uint64_t token) {
     len = flat_line_write(&fmt, ev, buf);
 
     pthread_mutex_lock(&f->lock);
+    if (f->gone) { /* deleted and not openable: fail fast, logged by the health check */
+        f->failed_while_gone++;
+        pthread_mutex_unlock(&f->lock);
+        host->counter_add(host, ctr_write_failed, 1);
+        free(heap);
+        return EVI_ERR;
+    }
     due = rotation_due(f, len, rotate_period > 0 ? time(NULL) : 0);
     if (due && !(rotated = rotate_locked(f, due, 1, &r) == 0)) rotation_backoff(f);
     if (f->batch && len <= BATCH_SIZE) {
@@ -688,6 +798,16 @@ static int flat_raise(void *sock, const evi_event_t *ev, uint64_t token) {
     } else if ((f->batch && flush_locked(f) < 0) || write_all(f->fd, buf, len) < 0) {
         e = errno;
         rc = EVI_ERR;
+        /* one log line a second per file, however many lines fail */
+        time_t now = time(NULL);
+        if (now != f->last_error_log) {
+            f->last_error_log = now;
+            unlogged = f->errors_unlogged;
+            f->errors_unlogged = 0;
+            log_it = 1;
+        } else {
+            f->errors_unlogged++;
+        }
     } else {
         f->lines++;
         f->bytes += len;
@@ -696,7 +816,11 @@ static int flat_raise(void *sock, const evi_event_t *ev, uint64_t token) {
 
     if (rc != EVI_OK) {
         host->counter_add(host, ctr_write_failed, 1);
-        host->log(host, EVI_L_ERR, "cannot write to %s: %s", f->path, strerror(e));
+        if (log_it && unlogged)
+            host->log(host, EVI_L_ERR, "cannot write to %s: %s (and %llu more lines failed)",
+                      f->path, strerror(e), (unsigned long long)unlogged);
+        else if (log_it)
+            host->log(host, EVI_L_ERR, "cannot write to %s: %s", f->path, strerror(e));
     }
     free(heap);
     if (rotated) raise_rotation(&r);
@@ -843,8 +967,8 @@ static int flat_init(const evi_host_t *h, char *err, size_t errlen) {
 }
 
 static int flat_start(char *err, size_t errlen) {
-    if (rotate_period > 0 && host->timer_add(host, 1000, period_tick, NULL) < 0) {
-        snprintf(err, errlen, "cannot start the rotate_period timer");
+    if (host->timer_add(host, 1000, tick, NULL) < 0) {
+        snprintf(err, errlen, "cannot start the file health and rotate_period timer");
         return EVI_ERR;
     }
     if (flush_interval_ms > 0 &&
