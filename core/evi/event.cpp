@@ -1,35 +1,42 @@
 #include "evi/event.hpp"
 
 #include <charconv>
+#include <cstring>
+#include <new>
 
 namespace evi {
 
 OwnedEvent::OwnedEvent(std::string_view name, const evi_param_t *params, size_t n,
-                       std::string json)
-    : name_(name), json_(std::move(json)) {
-    // Copy every string first, then point the C views at the copies (strings_ never grows
-    // after this, so the pointers stay valid).
-    strings_.reserve(2 * n);
+                       std::string_view json) {
+    size_t bytes = n * sizeof(evi_param_t) + name.size() + json.size();
+    for (size_t i = 0; i < n; ++i)
+        bytes += params[i].name.len + (params[i].type == EVI_VAL_STR ? params[i].s.len : 0);
+    buffer_.reset(new std::byte[bytes ? bytes : 1]);
+    auto *out = reinterpret_cast<evi_param_t *>(buffer_.get());
+    char *text = reinterpret_cast<char *>(buffer_.get() + n * sizeof(evi_param_t));
+    auto copy = [&text](const char *s, size_t len) -> evi_str_t {
+        evi_str_t r{text, len};
+        if (len)
+            std::memcpy(text, s, len);
+        text += len;
+        return r;
+    };
     for (size_t i = 0; i < n; ++i) {
-        strings_.emplace_back(params[i].name.s ? params[i].name.s : "", params[i].name.len);
-        if (params[i].type == EVI_VAL_STR)
-            strings_.emplace_back(params[i].s.s ? params[i].s.s : "", params[i].s.len);
-        else
-            strings_.emplace_back();
+        evi_param_t p{};
+        p.type = params[i].type;
+        p.name = copy(params[i].name.s, params[i].name.len);
+        if (p.type == EVI_VAL_STR) {
+            p.s = copy(params[i].s.s, params[i].s.len);
+        } else {
+            p.i = params[i].i;
+            p.s = {text, 0};
+        }
+        new (out + i) evi_param_t(p);
     }
-    params_.resize(n);
-    for (size_t i = 0; i < n; ++i) {
-        const auto &nm = strings_[2 * i];
-        const auto &sv = strings_[2 * i + 1];
-        params_[i].name = {nm.data(), nm.size()};
-        params_[i].type = params[i].type;
-        params_[i].i = params[i].i;
-        params_[i].s = {sv.data(), sv.size()};
-    }
-    view_.name = {name_.data(), name_.size()};
-    view_.params = params_.data();
+    view_.name = copy(name.data(), name.size());
+    view_.params = n ? out : nullptr;
     view_.nparams = n;
-    view_.json = {json_.data(), json_.size()};
+    view_.json = copy(json.data(), json.size());
 }
 
 std::vector<evi_param_t> to_c_params(const EventParams &params) {

@@ -3,7 +3,9 @@
 
 #include "evi_plugin.h"
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -20,18 +22,16 @@ struct EventParam {
 using EventParams = std::vector<EventParam>;
 
 // An event copied out of the raiser's hands, shared by every queued delivery of one raise.
-// `view()` gives the C view handed to plugins; it points into this object.
+// `view()` gives the C view handed to plugins; it points into this object's single buffer
+// (params, then every string), so that a queued event costs two allocations in all.
 class OwnedEvent {
   public:
-    OwnedEvent(std::string_view name, const evi_param_t *params, size_t n, std::string json);
+    OwnedEvent(std::string_view name, const evi_param_t *params, size_t n, std::string_view json);
     const evi_event_t &view() const { return view_; }
-    const std::string &name() const { return name_; }
+    std::string_view name() const { return {view_.name.s, view_.name.len}; }
 
   private:
-    std::string name_;
-    std::vector<std::string> strings_; // names and string values
-    std::vector<evi_param_t> params_;
-    std::string json_;
+    std::unique_ptr<std::byte[]> buffer_;
     evi_event_t view_{};
 };
 

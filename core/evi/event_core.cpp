@@ -10,6 +10,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <thread>
+#include <time.h>
 #include <unordered_map>
 
 namespace evi {
@@ -18,10 +19,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Expiry has a resolution of seconds: the coarse clock is enough and costs a few ns per raise.
 int64_t unix_now() {
-    return std::chrono::duration_cast<std::chrono::seconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    return ts.tv_sec;
 }
 
 bool valid_event_name(std::string_view name) {
@@ -47,7 +49,7 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
                int64_t expire_at)
         : expire_at(expire_at), core_(core), entry_(entry), socket_(std::move(socket)) {}
 
-    ~Subscriber() { stop_worker(false); }
+    ~Subscriber() { stop_worker(); }
 
     Socket &socket() const { return *socket_; }
     const std::shared_ptr<Socket> &socket_ptr() const { return socket_; }
@@ -65,27 +67,34 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
         worker_ = std::thread([self = shared_from_this()] { self->run(); });
     }
 
-    // Queue an event for the worker; false (and counted) when the queue is full.
+    // Queue an event for the worker; false (and counted) when the queue is full. The bound
+    // counts every event not yet handed to the transport (queued, or taken by the worker and
+    // still waiting in its batch). The worker is woken only when it sleeps.
     bool enqueue(const std::shared_ptr<const OwnedEvent> &ev) {
+        bool wake;
         {
             std::lock_guard lock(mutex_);
-            if (stopping_ || queue_.size() >= core_.options().queue_size) {
+            const size_t taken = taken_.load(std::memory_order_relaxed);
+            const size_t waiting = queue_.size() + (taken > 0 ? taken - 1 : 0);
+            if (stopping_ || waiting >= core_.options().queue_size) {
                 dropped.fetch_add(1, std::memory_order_relaxed);
                 return false;
             }
             queue_.push_back(ev);
+            wake = sleeping_;
+            sleeping_ = false;
         }
-        cv_.notify_one();
+        if (wake)
+            cv_.notify_one();
         return true;
     }
 
-    // drain: deliver what is queued first (until `deadline`); otherwise drop it.
-    void stop_worker(bool drain, Clock::time_point deadline = Clock::now()) {
+    // Stop the worker; what it has not handed to the transport stays in the queue (pending()).
+    void stop_worker() {
         {
             std::lock_guard lock(mutex_);
             stopping_ = true;
-            drain_ = drain;
-            deadline_ = deadline;
+            stop_now_.store(true, std::memory_order_relaxed);
         }
         cv_.notify_all();
         if (!worker_.joinable())
@@ -99,9 +108,12 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
     // Wait until the queue is empty and nothing is in flight, or until the deadline.
     bool wait_idle(Clock::time_point deadline) {
         std::unique_lock lock(mutex_);
-        return idle_cv_.wait_until(lock, deadline, [&] { return queue_.empty() && busy_ == 0; });
+        return idle_cv_.wait_until(lock, deadline, [&] {
+            return queue_.empty() && taken_.load(std::memory_order_relaxed) == 0;
+        });
     }
 
+    // Events not delivered (after stop_worker(): those that never will be).
     size_t pending() {
         std::lock_guard lock(mutex_);
         return queue_.size();
@@ -110,7 +122,7 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
     // Events queued or being delivered by the worker right now.
     size_t depth() {
         std::lock_guard lock(mutex_);
-        return queue_.size() + busy_;
+        return queue_.size() + taken_.load(std::memory_order_relaxed);
     }
 
     std::atomic<int64_t> expire_at;
@@ -119,7 +131,9 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
     std::atomic<uint64_t> in_flight{0}; // async deliveries awaiting report
 
   private:
+    using Queue = std::deque<std::shared_ptr<const OwnedEvent>>;
     void run();
+    void deliver(const OwnedEvent &ev);
     bool sleep_backoff(int attempt);
 
     EventCore &core_;
@@ -127,10 +141,13 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
     std::shared_ptr<Socket> socket_;
     std::mutex mutex_;
     std::condition_variable cv_, idle_cv_;
-    std::deque<std::shared_ptr<const OwnedEvent>> queue_;
-    size_t busy_ = 0;
-    bool stopping_ = false, drain_ = false;
-    Clock::time_point deadline_;
+    Queue queue_;                   // under mutex_
+    bool stopping_ = false;         // under mutex_
+    bool sleeping_ = false;         // under mutex_: the worker waits for work
+    std::atomic<bool> stop_now_{false};
+    // Taken from the queue by the worker and not finished yet, the current one included;
+    // written by the worker only.
+    std::atomic<size_t> taken_{0};
     std::thread worker_;
 };
 
@@ -180,12 +197,12 @@ struct EventCore::State {
 
     void retire(std::shared_ptr<Subscriber> s) {
         if (s->socket().inline_delivery()) {
-            s->stop_worker(false);
+            s->stop_worker();
             return;
         }
         auto done = std::make_shared<std::atomic<bool>>(false);
         std::thread t([s = std::move(s), done]() mutable {
-            s->stop_worker(false);
+            s->stop_worker();
             s.reset();
             done->store(true);
         });
@@ -218,73 +235,83 @@ bool Subscriber::sleep_backoff(int attempt) {
     const int base = std::max(1, core_.options().retry_backoff_ms);
     const auto wait = std::chrono::milliseconds(std::min(2000, base << std::min(attempt, 10)));
     std::unique_lock lock(mutex_);
-    // Wake early only for a hard stop; a draining stop still lets the retry happen.
-    cv_.wait_for(lock, wait, [&] { return stopping_ && (!drain_ || Clock::now() >= deadline_); });
-    return !(stopping_ && (!drain_ || Clock::now() >= deadline_));
+    cv_.wait_for(lock, wait, [&] { return stopping_; });
+    return !stopping_;
 }
 
+// The worker takes the whole queue at once and delivers it in order, so that a busy queue
+// costs one lock and no wake-up per event.
 void Subscriber::run() {
+    Queue batch;
     for (;;) {
-        std::shared_ptr<const OwnedEvent> ev;
         {
             std::unique_lock lock(mutex_);
-            cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-            const bool hard_stop = stopping_ && (!drain_ || Clock::now() >= deadline_);
-            if (queue_.empty() || hard_stop) {
-                if (stopping_)
-                    return;
-                continue;
-            }
-            ev = std::move(queue_.front());
-            queue_.pop_front();
-            busy_ = 1;
-        }
-        const auto &view = ev->view();
-        const auto started = Clock::now();
-        int status = EVI_ERR;
-        for (int attempt = 0;; ++attempt) {
-            if (socket_->async()) {
-                const uint64_t token = core_.state_->next_token.fetch_add(1);
-                {
-                    std::lock_guard lock(core_.state_->pending_mutex);
-                    core_.state_->pending[token] = {shared_from_this(), nullptr, started};
-                }
-                in_flight.fetch_add(1, std::memory_order_relaxed);
-                status = socket_->transport().ops->raise(socket_->handle(), &view, token);
-                if (status == EVI_PENDING)
-                    break; // the outcome comes through report()
-                {
-                    std::lock_guard lock(core_.state_->pending_mutex);
-                    core_.state_->pending.erase(token);
-                }
-                in_flight.fetch_sub(1, std::memory_order_relaxed);
-                if (status == EVI_AGAIN) {
-                    if (!sleep_backoff(std::min(attempt, 4)))
-                        break;
-                    continue;
-                }
-                break;
-            }
-            status = socket_->transport().ops->raise(socket_->handle(), &view, 0);
-            if (status == EVI_OK || attempt >= core_.options().delivery_retries)
-                break;
-            retried.fetch_add(1, std::memory_order_relaxed);
-            if (!sleep_backoff(attempt))
-                break;
-        }
-        if (status != EVI_PENDING) {
-            const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                                    Clock::now() - started)
-                                    .count();
-            core_.outcome(*this, status == EVI_OK ? EVI_OK : EVI_ERR, micros);
-        }
-        {
-            std::lock_guard lock(mutex_);
-            busy_ = 0;
+            if (!batch.empty()) // stopped in the middle: give back what was not delivered
+                queue_.insert(queue_.begin(), std::make_move_iterator(batch.begin()),
+                              std::make_move_iterator(batch.end()));
+            batch.clear();
+            taken_.store(0, std::memory_order_relaxed);
             if (queue_.empty())
                 idle_cv_.notify_all();
+            while (!stopping_ && queue_.empty()) {
+                sleeping_ = true;
+                cv_.wait(lock);
+            }
+            sleeping_ = false;
+            if (stopping_)
+                return;
+            batch.swap(queue_);
+            taken_.store(batch.size(), std::memory_order_relaxed);
+        }
+        while (!batch.empty() && !stop_now_.load(std::memory_order_relaxed)) {
+            const std::shared_ptr<const OwnedEvent> ev = std::move(batch.front());
+            batch.pop_front();
+            deliver(*ev);
+            taken_.store(batch.size(), std::memory_order_relaxed);
         }
     }
+}
+
+void Subscriber::deliver(const OwnedEvent &ev) {
+    const auto &view = ev.view();
+    const bool timed = core_.options().event_threshold_us > 0 || socket_->async();
+    const auto started = timed ? Clock::now() : Clock::time_point{};
+    int status = EVI_ERR;
+    for (int attempt = 0;; ++attempt) {
+        if (socket_->async()) {
+            const uint64_t token = core_.state_->next_token.fetch_add(1);
+            {
+                std::lock_guard lock(core_.state_->pending_mutex);
+                core_.state_->pending[token] = {shared_from_this(), nullptr, started};
+            }
+            in_flight.fetch_add(1, std::memory_order_relaxed);
+            status = socket_->transport().ops->raise(socket_->handle(), &view, token);
+            if (status == EVI_PENDING)
+                return; // the outcome comes through report()
+            {
+                std::lock_guard lock(core_.state_->pending_mutex);
+                core_.state_->pending.erase(token);
+            }
+            in_flight.fetch_sub(1, std::memory_order_relaxed);
+            if (status == EVI_AGAIN) {
+                if (!sleep_backoff(std::min(attempt, 4)))
+                    break;
+                continue;
+            }
+            break;
+        }
+        status = socket_->transport().ops->raise(socket_->handle(), &view, 0);
+        if (status == EVI_OK || attempt >= core_.options().delivery_retries)
+            break;
+        retried.fetch_add(1, std::memory_order_relaxed);
+        if (!sleep_backoff(attempt))
+            break;
+    }
+    const auto micros =
+        timed ? std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started)
+                    .count()
+              : 0;
+    core_.outcome(*this, status == EVI_OK ? EVI_OK : EVI_ERR, micros);
 }
 
 // ---- EventCore ------------------------------------------------------------------------------
@@ -648,8 +675,8 @@ uint64_t EventCore::shutdown(std::chrono::milliseconds grace) {
     }
     uint64_t lost = 0;
     for (auto &s : all) {
+        s->stop_worker(); // after it returns, what it did not deliver is in its queue
         lost += s->pending() + s->in_flight.load();
-        s->stop_worker(false);
     }
     state_->join_retired(true);
     {
