@@ -33,7 +33,7 @@ extern "C" {
 #endif
 
 #define EVI_ABI_MAJOR 1
-#define EVI_ABI_MINOR 0
+#define EVI_ABI_MINOR 1
 
 /** The one symbol a plugin exports. */
 #define EVI_MODULE_SYMBOL "evi_module_descriptor"
@@ -297,7 +297,18 @@ struct evi_host {
     int (*counter_register)(const evi_host_t *h, const char *name, const char *help);
     /** Add to a counter, from any thread. */
     void (*counter_add)(const evi_host_t *h, int id, int64_t delta);
+
+    /* ---- ABI 1.1 (check with EVI_HOST_HAS(h, socket_flags)) ---- */
+
+    /** The EVI_TF_* flags a socket from socket_open was given by its transport's parse().
+     *  A transport composed of other sockets may deliver inline itself when every one of
+     *  them is inline (event_virtual does). */
+    unsigned (*socket_flags)(const evi_host_t *h, const evi_socket_t *s);
 };
+
+/** True when the host table `h` has `field` (fields are appended with minor versions). */
+#define EVI_HOST_HAS(h, field) \
+    ((h)->size >= offsetof(evi_host_t, field) + sizeof(((evi_host_t *)0)->field))
 
 /* ---------------------------------------------------------------------------------------- */
 /* The module descriptor                                                                    */

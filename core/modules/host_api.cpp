@@ -149,6 +149,10 @@ int host_socket_match(const evi_host_t *, const evi_socket_t *a, const evi_socke
 
 void host_socket_close(const evi_host_t *, evi_socket_t *s) { delete s; }
 
+unsigned host_socket_flags(const evi_host_t *, const evi_socket_t *s) {
+    return s ? s->socket->flags() : 0;
+}
+
 int host_route_find(const evi_host_t *h, evi_str_t name, evi_route_t **route, int *sync) {
     auto *routes = services(h).routes;
     if (!routes || !route)
@@ -214,6 +218,7 @@ void fill_host_table(evi_host_t &t, ModuleContext *module) {
     t.timer_add = host_timer_add;
     t.counter_register = host_counter_register;
     t.counter_add = host_counter_add;
+    t.socket_flags = host_socket_flags;
 }
 
 } // namespace evi

@@ -72,14 +72,21 @@ TEST_CASE("a module built for another ABI major is refused with both versions") 
     auto r = set.load(plugin_dir() + "/test_bad_abi.so", {});
     REQUIRE_FALSE(r);
     CHECK(contains(r.error().message, "test_bad_abi.so was built for EVI plugin ABI 99.0, "
-                                      "this evid speaks ABI 1.0"));
+                                      "this evid speaks ABI 1.1"));
 }
 
 TEST_CASE("a module built for a newer ABI minor is refused") {
     ModuleSet set;
     auto r = set.load(plugin_dir() + "/test_newer_minor.so", {});
     REQUIRE_FALSE(r);
-    CHECK(contains(r.error().message, "was built for EVI plugin ABI 1.1, this evid speaks ABI 1.0"));
+    CHECK(contains(r.error().message, "was built for EVI plugin ABI 1.2, this evid speaks ABI 1.1"));
+}
+
+TEST_CASE("a module built for an older ABI minor of the same major loads") {
+    ModuleSet set;
+    auto m = set.load(plugin_dir() + "/test_older_minor.so", {});
+    REQUIRE(m);
+    CHECK((*m)->name() == "test_older_minor");
 }
 
 TEST_CASE("a file that is not a shared object reports what the dynamic linker said") {
