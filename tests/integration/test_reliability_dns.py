@@ -21,6 +21,7 @@ import fault_peers
 from evitest import EvidTestCase, free_port, wait_for
 from local_peers import DatagramSink, mi_ok
 from reliability_peers import XmlRpcPeerProcess
+from rpc_peers import JsonRpcPeer
 
 NAME = "evi-peer.test"
 
@@ -133,6 +134,43 @@ startup_route {
                         fault_peers.statuses(self.sink))
         s = fault_peers.subscriber(e, "E_S", "xmlrpc:")
         self.assertEqual((s["delivered"], s["failed"]), (4, 5), s)
+
+    def test_stream_reconnects_once_the_name_resolves_again(self):
+        port = free_port()
+        e = self.start("""
+delivery_retries = 100
+loadmodule "event_stream.so"
+modparam("event_stream", "reliable_mode", 1)
+modparam("event_stream", "timeout", 300)
+startup_route { subscribe_event("E_S", "tcp:%s:%d"); }
+""" % (NAME, port))
+
+        def received(peer):
+            return [m["params"]["i"] for m in peer.wait_messages(0, 0)]
+
+        peer = JsonRpcPeer("result", port=port)
+        self.addCleanup(lambda: peer.close())
+        self.raise_range(e, 0, 3)
+        self.assertTrue(wait_for(lambda: received(peer) == [0, 1, 2], timeout=10),
+                        received(peer))
+
+        self.hosts.set({})
+        peer.close()
+        self.raise_range(e, 3, 6)
+        self.assertTrue(e.wait_log("cannot resolve %s" % NAME, timeout=15), e.log()[-2000:])
+        s = wait_for(lambda: (lambda s: s if s["retried"] >= 2 else None)(
+            fault_peers.subscriber(e, "E_S", "tcp:")), timeout=15)
+        self.assertTrue(s, fault_peers.subscriber(e, "E_S", "tcp:"))
+        self.assertEqual((s["delivered"], s["failed"]), (3, 0), s)
+
+        self.hosts.set({NAME: "127.0.0.1"})
+        peer = JsonRpcPeer("result", port=port)
+        self.assertTrue(wait_for(lambda: received(peer) == [3, 4, 5], timeout=30),
+                        received(peer))
+        s = wait_for(lambda: (lambda s: s if s["delivered"] == 6 and s["queued"] == 0
+                              else None)(fault_peers.subscriber(e, "E_S", "tcp:")), timeout=10)
+        self.assertTrue(s, fault_peers.subscriber(e, "E_S", "tcp:"))
+        self.assertEqual((s["failed"], s["dropped"]), (0, 0), s)
 
     def test_a_resolver_that_never_answers_does_not_block_the_raiser(self):
         # A nameserver that swallows queries: each lookup of a missing name takes ~2 s.
