@@ -6,9 +6,10 @@
  *   virtual:ROUND-ROBIN udp:10.0.0.1:8888 udp:10.0.0.2:8888
  *
  * Members are opened, raised, printed, matched and closed through the host table, so this
- * module knows no other transport. It is a blocking transport: raise() runs on the
- * subscriber's delivery worker and host->socket_raise() gives each member's real outcome
- * (it waits for blocking and asynchronous members).
+ * module knows no other transport. A socket whose members all deliver inline is inline too;
+ * otherwise it is blocking: raise() runs on the subscriber's delivery worker and
+ * host->socket_raise() gives each member's real outcome (it waits for blocking and
+ * asynchronous members).
  */
 #define _GNU_SOURCE
 #include "evi_plugin.h"
@@ -70,6 +71,20 @@ static void virt_free(void *sock) {
     free(v);
 }
 
+/* Inline when every member delivers inline (udp, flatstore, route sync): the members run on
+ * the raiser's thread as they would if subscribed one by one, with no queue in between.
+ * Otherwise blocking: raise() runs on the subscriber's worker and may wait for members. The
+ * core encodes the JSON payload once when a member wants it. */
+static unsigned virt_flags(const struct virt_sock *v) {
+    unsigned member_flags = 0;
+    if (!EVI_HOST_HAS(host, socket_flags)) return EVI_TF_BLOCKING | EVI_TF_JSON;
+    for (size_t i = 0; i < v->n; i++)
+        member_flags |= host->socket_flags(host, v->m[i].sock);
+    if (member_flags & (EVI_TF_BLOCKING | EVI_TF_ASYNC))
+        return EVI_TF_BLOCKING | (member_flags & EVI_TF_JSON);
+    return member_flags & EVI_TF_JSON;
+}
+
 static int virt_parse(evi_str_t address, int from_mi, void **out, unsigned *flags, char *err,
                       size_t errlen) {
     evi_str_t members[MAX_MEMBERS];
@@ -99,7 +114,7 @@ static int virt_parse(evi_str_t address, int from_mi, void **out, unsigned *flag
             return EVI_ERR;
         }
     }
-    *flags = EVI_TF_BLOCKING | EVI_TF_JSON;
+    *flags = virt_flags(v);
     *out = v;
     return EVI_OK;
 }

@@ -124,6 +124,43 @@ class VirtualTest(EvidTestCase):
         self.assertEqual(wait_file(flat, want), want)
         self.assertEqual(statistic(e, "modules:evi_event_virtual_member_failed"), N)
 
+    def test_with_only_inline_members_it_delivers_inline_and_never_queues(self):
+        # queue_size 1 would drop nearly all of a tight loop if the virtual socket were queued
+        a = self.sink()
+        flat = os.path.join(self.tmp, "inline.log")
+        e = self.evid(MODULES + 'queue_size = 1\nmax_while_loops = 5000\n'
+                      'startup_route {\n'
+                      '    subscribe_event("E_V", "virtual:PARALLEL %s flatstore:%s");\n'
+                      '    $var(i) = 0;\n'
+                      '    while ($var(i) < 2000) {\n'
+                      '        $avp(v) := $var(i);\n'
+                      '        raise_event("E_V", $avp(v));\n'
+                      '        $var(i) = $var(i) + 1;\n'
+                      '    }\n}\n' % (a.address, flat))
+        want = b"".join(b"E_V,%d\n" % i for i in range(2000))
+        self.assertEqual(wait_file(flat, want), want)
+        sub = subscribers(e, "E_V")[0]
+        self.assertEqual((sub["delivered"], sub["dropped"], sub["queued"]), (2000, 0, 0))
+
+    def test_with_a_blocking_member_it_is_queued_and_counts_what_its_queue_drops(self):
+        flat = os.path.join(self.tmp, "queued.log")
+        peer = os.path.join(self.tmp, "slow.sock")  # unix: a blocking member
+        e = self.evid(MODULES + 'queue_size = 1\nmax_while_loops = 5000\n'
+                      'startup_route {\n'
+                      '    subscribe_event("E_V", "virtual:PARALLEL unix:%s flatstore:%s");\n'
+                      '    $var(i) = 0;\n'
+                      '    while ($var(i) < 2000) {\n'
+                      '        raise_event("E_V");\n'
+                      '        $var(i) = $var(i) + 1;\n'
+                      '    }\n}\n' % (peer, flat))
+        sub = wait_for(lambda: [s for s in subscribers(e, "E_V")
+                                if s["queued"] == 0 and s["delivered"] + s["dropped"] == 2000],
+                       timeout=20)
+        self.assertTrue(sub, subscribers(e, "E_V"))
+        self.assertGreater(sub[0]["dropped"], 0)
+        lines = read(flat).count(b"\n")
+        self.assertEqual(lines, sub[0]["delivered"])
+
     def test_every_member_dead_fails_the_delivery_and_counts_it(self):
         e = self.start("FAILOVER %s unix:%s" % (self.dead, os.path.join(self.tmp, "x.sock")))
         self.raise_n(e, 1)
