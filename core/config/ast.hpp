@@ -24,12 +24,15 @@ inline std::string format_error(const Location &loc, std::string_view message) {
 }
 
 // What an error message may quote of the input: at most `max` bytes, so that a hostile config
-// (a 10 MB name) never turns into a 10 MB error.
-inline std::string excerpt(std::string_view text, size_t max = 64) {
-    if (text.size() <= max)
-        return std::string(text);
-    return std::string(text.substr(0, max)) + "... (" + std::to_string(text.size()) + " bytes)";
-}
+// (a 10 MB name) never turns into a 10 MB error, and never a raw control byte or invalid UTF-8
+// (an ESC would drive the terminal that shows the log): those are written as \n, \r, \t or
+// \xHH. Valid UTF-8 stays as it is.
+std::string excerpt(std::string_view text, size_t max = 64);
+
+// What is wrong with an event name (empty when nothing is), as a sentence that quotes the name
+// safely and says what is expected: 1 to 64 characters of letters, digits, '_', '.', ':', '-'
+// (the event core's rule, evi::kMaxEventNameLength).
+std::string event_name_problem(std::string_view name);
 
 using Literal = std::variant<int64_t, std::string>;
 

@@ -151,10 +151,10 @@ class Lexer {
         t.text = std::string(text_.substr(start, pos_ - start));
         if (pos_ == digits) return error(t.loc, "expected hex digits after '0x'");
         if (pos_ < text_.size() && ident_char(text_[pos_]))
-            return error(t.loc, "invalid number '" + t.text + text_[pos_] +
+            return error(t.loc, "invalid number '" + excerpt(t.text + text_[pos_]) +
                                     "…' (expected digits only, or quotes around a name)");
         if (overflow)
-            return error(t.loc, "number " + t.text + " is too large (the limit is " +
+            return error(t.loc, "number " + excerpt(t.text) + " is too large (the limit is " +
                                     std::to_string(INT64_MAX) + ")");
         t.kind = Tok::Int;
         t.ival = static_cast<int64_t>(v);
@@ -293,13 +293,13 @@ std::string Token::describe() const {
     case Tok::End:
         return "end of file";
     case Tok::Ident:
-        return "'" + text + "'";
+        return "'" + excerpt(text) + "'";
     case Tok::Int:
-        return "number " + text;
+        return "number " + excerpt(text);
     case Tok::Str:
-        return "string " + text;
+        return "string " + excerpt(text);
     case Tok::Pv:
-        return "'" + text + "'";
+        return "'" + text + "'"; // already an excerpt
     case Tok::Punct:
         return "'" + text + "'";
     case Tok::Error:
@@ -340,22 +340,24 @@ Result<PvRef> parse_named_pv(std::string_view text, size_t dollar, size_t name_s
         size_t close = text.find(')', p + 1);
         size_t nl = text.find('\n', p + 1);
         if (close == std::string_view::npos || (nl != std::string_view::npos && nl < close))
-            return fail("missing ')' after '$" + name + "('");
+            return fail("missing ')' after '$" + excerpt(name) + "('");
         arg = std::string(text.substr(p + 1, close - p - 1));
         p = close + 1;
     }
-    pv.text = std::string(text.substr(pos, p - pos));
+    pv.text = excerpt(text.substr(pos, p - pos));
     auto needs_arg = [&](std::string_view what) -> Result<void> {
         if (!has_arg || arg.empty())
-            return fail("$" + name + " needs a name in parentheses: $" + name + "(" +
+            return fail("$" + excerpt(name) + " needs a name in parentheses: $" + excerpt(name) + "(" +
                         std::string(what) + ")");
         for (char c : arg)
-            if (std::isspace(static_cast<unsigned char>(c)) || c == '(' || c == '$')
-                return fail("invalid name '" + arg + "' in " + pv.text);
+            if (std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c)) ||
+                c == '(' || c == '$')
+                return fail("invalid name '" + excerpt(arg) + "' in " + pv.text +
+                            " (no spaces, control characters, '(' or '$')");
         return {};
     };
     auto no_arg = [&]() -> Result<void> {
-        if (has_arg) return fail("$" + name + " takes no parentheses");
+        if (has_arg) return fail("$" + excerpt(name) + " takes no parentheses");
         return {};
     };
     Result<void> ok;
@@ -374,7 +376,7 @@ Result<PvRef> parse_named_pv(std::string_view text, size_t dollar, size_t name_s
             int n = 0;
             for (char c : arg) {
                 if (!std::isdigit(static_cast<unsigned char>(c)) || n > 100000)
-                    return fail("invalid position '" + arg + "' in " + pv.text);
+                    return fail("invalid position '" + excerpt(arg) + "' in " + pv.text);
                 n = n * 10 + (c - '0');
             }
             if (n < 1) return fail("$param positions start at 1: $param(1) is the first parameter");
@@ -395,7 +397,7 @@ Result<PvRef> parse_named_pv(std::string_view text, size_t dollar, size_t name_s
         pv.type = PvType::Rc;
         ok = no_arg();
     } else {
-        return fail("unknown pseudo-variable $" + name +
+        return fail("unknown pseudo-variable $" + excerpt(name) +
                     " (known: $var(name), $avp(name), $param(name|N), $Ts, $Tsm, $pid, $rc)");
     }
     if (!ok) return ok.error();
@@ -432,7 +434,7 @@ Result<PvRef> parse_pv(std::string_view text, size_t &pos, const Location &at) {
     p += 2;
     pv->indexed = true;
     pv->avp_index = negative ? -n : n;
-    pv->text = std::string(text.substr(pos, p - pos));
+    pv->text = excerpt(text.substr(pos, p - pos));
     pos = p;
     return pv;
 }

@@ -2,6 +2,7 @@
 
 #include "config/lexer.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -151,7 +152,7 @@ class Parser {
         g.loc = peek().loc;
         g.name = next().text;
         next(); // '='
-        g.values.push_back(literal_value("after '" + g.name + " ='"));
+        g.values.push_back(literal_value("after '" + excerpt(g.name) + " ='"));
         while (accept(":"))
             g.values.push_back(literal_value("after ':'"));
         accept(";");
@@ -242,7 +243,7 @@ class Parser {
                 if (m.is_ident("sync"))
                     block->sync = true;
                 else if (!m.is_ident("async"))
-                    expected("sync or async in event_route[" + block->name + ", …]");
+                    expected("sync or async in event_route[" + excerpt(block->name) + ", …]");
                 next();
             }
             expect("]", "after the " + keyword + " name");
@@ -357,11 +358,12 @@ class Parser {
         }
         if (t.text == "else") fail(t.loc, "'else' without a matching 'if'");
         if (!peek(1).is("("))
-            fail(t.loc, "unexpected name '" + excerpt(t.text) + "' (expected a function call such as " +
-                            t.text + "(…), an assignment, if, while, return or exit)");
+            fail(t.loc, "unexpected name '" + excerpt(t.text) +
+                            "' (expected a function call such as " + excerpt(t.text) +
+                            "(…), an assignment, if, while, return or exit)");
         s->kind = StmtKind::Call;
         s->expr = call();
-        end_statement("the call to " + s->expr->name + "(…)");
+        end_statement("the call to " + excerpt(s->expr->name) + "(…)");
         return s;
     }
 
@@ -385,6 +387,24 @@ class Parser {
         e->op = op;
         e->lhs = std::move(l);
         e->rhs = std::move(r);
+        return measured(std::move(e));
+    }
+
+    // A chain such as 1 + 1 + … or a && b && … is parsed by a loop but builds a tree as deep
+    // as it is long, and the compiler, the interpreter and the tree's destructor recurse over
+    // it: its height is bounded, whatever the nesting of parentheses.
+    static constexpr int kMaxExprHeight = 256;
+    ExprPtr measured(ExprPtr e) {
+        int below = 0;
+        if (e->lhs) below = std::max(below, e->lhs->height);
+        if (e->rhs) below = std::max(below, e->rhs->height);
+        for (const auto &a : e->args)
+            if (a) below = std::max(below, a->height);
+        e->height = below + 1;
+        if (e->height > kMaxExprHeight)
+            fail(e->loc, "this expression is deeper than " + std::to_string(kMaxExprHeight) +
+                             " operators (a chain such as 1 + 1 + … or a && b && …, or nested "
+                             "calls): split it, e.g. into several $var(…) assignments");
         return e;
     }
 
@@ -415,7 +435,7 @@ class Parser {
             auto e = make(ExprKind::Unary, next().loc);
             e->op = Op::Not;
             e->lhs = not_expr();
-            return e;
+            return measured(std::move(e));
         }
         return comparison();
     }
@@ -470,13 +490,13 @@ class Parser {
             auto e = make(ExprKind::Unary, loc);
             e->op = Op::Neg;
             e->lhs = unary();
-            return e;
+            return measured(std::move(e));
         }
         if (peek().is("!")) {
             auto e = make(ExprKind::Unary, next().loc);
             e->op = Op::Not;
             e->lhs = unary();
-            return e;
+            return measured(std::move(e));
         }
         return primary();
     }
@@ -504,8 +524,9 @@ class Parser {
                 return make(ExprKind::Null, next().loc);
             }
             if (peek(1).is("(")) return call();
-            fail(t.loc, "unexpected name '" + excerpt(t.text) + "' in an expression (quote strings: \"" +
-                            t.text + "\"; call functions with parentheses)");
+            fail(t.loc, "unexpected name '" + excerpt(t.text) +
+                            "' in an expression (quote strings: \"" + excerpt(t.text) +
+                            "\"; call functions with parentheses)");
         case Tok::Punct:
             if (t.is("(")) {
                 next();
@@ -526,7 +547,7 @@ class Parser {
         const Token &name = next();
         auto e = make(ExprKind::Call, name.loc);
         e->name = name.text;
-        expect("(", "after " + name.text);
+        expect("(", "after " + excerpt(name.text));
         if (accept(")")) return e;
         for (;;) {
             const Token &a = peek();
@@ -543,9 +564,9 @@ class Parser {
             }
             if (accept(",")) continue;
             if (accept(")")) break;
-            expected("',' or ')' in the arguments of " + e->name + "(…)");
+            expected("',' or ')' in the arguments of " + excerpt(e->name) + "(…)");
         }
-        return e;
+        return measured(std::move(e));
     }
 
     std::vector<Token> toks_;

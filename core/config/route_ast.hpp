@@ -69,6 +69,7 @@ struct Expr {
     std::string name;          // Call: the function ("route" for route(name))
     std::vector<ExprPtr> args; // Call; an empty argument (f(a, , b)) is nullptr
     std::vector<Location> arg_locs;
+    int height = 0; // operators and calls on the longest path down: bounded by the parser
 };
 
 enum class StmtKind { Call, Assign, If, While, Return, Exit, Block };
@@ -97,7 +98,8 @@ struct RouteBlock {
     bool sync = false;    // event_route[E, sync]
     std::vector<StmtPtr> body;
 
-    // "startup_route", "timer_route[hb]", "route[name]", "event_route[E_X]"
+    // "startup_route", "timer_route[hb]", "route[name]", "event_route[E_X]" (for messages: the
+    // name is an excerpt())
     std::string title() const;
 };
 
@@ -106,11 +108,11 @@ inline std::string RouteBlock::title() const {
     case RouteKind::Startup:
         return "startup_route";
     case RouteKind::Timer:
-        return "timer_route[" + name + "]";
+        return "timer_route[" + excerpt(name) + "]";
     case RouteKind::Route:
-        return "route[" + name + "]";
+        return "route[" + excerpt(name) + "]";
     case RouteKind::Event:
-        return "event_route[" + name + "]";
+        return "event_route[" + excerpt(name) + "]";
     }
     return name;
 }

@@ -176,6 +176,7 @@ class Compiler {
 
   private:
     int publish(const std::string &name, const Location &loc) {
+        if (auto problem = config::event_name_problem(name); !problem.empty()) fail(loc, problem);
         auto r = prog_.events->publish(name);
         if (!r) fail(loc, r.error().message);
         return *r;
@@ -256,7 +257,7 @@ class Compiler {
             return t;
         case PvType::Avp:
             if (pv.indexed)
-                fail(pv.loc, pv.text + " can only be read: assign $avp(" + pv.name +
+                fail(pv.loc, pv.text + " can only be read: assign $avp(" + config::excerpt(pv.name) +
                                  ") (= pushes, := replaces)");
             t.avp = true;
             t.slot = slot(avps_, pv.name);
@@ -414,8 +415,8 @@ class Compiler {
                 try {
                     n->re.emplace(e.rhs->str.value, kRegexFlags);
                 } catch (const std::regex_error &err) {
-                    fail(e.rhs->loc,
-                         "bad regular expression \"" + e.rhs->str.value + "\": " + err.what());
+                    fail(e.rhs->loc, "bad regular expression \"" + config::excerpt(e.rhs->str.value) +
+                                         "\": " + err.what());
                 }
             } else {
                 n->pattern = expr(*e.rhs);
@@ -458,7 +459,7 @@ class Compiler {
         if (n < min || n > max) {
             std::string range = min == max ? std::to_string(min)
                                            : std::to_string(min) + " to " + std::to_string(max);
-            fail(e.loc, e.name + " takes " + range + " argument" + (max == 1 ? "" : "s") + " " +
+            fail(e.loc, config::excerpt(e.name) + " takes " + range + " argument" + (max == 1 ? "" : "s") + " " +
                             signature + ", got " + std::to_string(n));
         }
         for (size_t i = 0; i < n; ++i)
@@ -557,8 +558,8 @@ class Compiler {
             if (it == prog_.named.end()) {
                 std::string known;
                 for (const auto &[k, _] : prog_.named)
-                    known += (known.empty() ? "" : ", ") + k;
-                fail(a.loc, "unknown route '" + target + "' (" +
+                    known += (known.empty() ? "" : ", ") + config::excerpt(k);
+                fail(a.loc, "unknown route '" + config::excerpt(target) + "' (" +
                                 (known.empty() ? std::string("no route[…] blocks are defined")
                                                : "defined: " + known) +
                                 ")");
@@ -568,10 +569,11 @@ class Compiler {
             cur_->callees.emplace_back(it->second, e.loc);
             return n;
         }
-        fail(e.loc, "unknown function '" + name + "' (known: " + kFunctions + ")");
+        fail(e.loc, "unknown function '" + config::excerpt(name) + "' (known: " + kFunctions + ")");
     }
 
-    // A socket written literally must name a loaded transport: "udp:…", "flatstore:…".
+    // A socket written literally must name a loaded transport: "udp:…", "flatstore:…"; and
+    // what the transport's parse() would refuse at run time is a config error now.
     void check_socket(const config::Expr &a, const Node &compiled) {
         if (a.kind == ExprKind::Int || a.kind == ExprKind::Null)
             fail(a.loc, "the socket of subscribe_event must be a string such as "
@@ -581,17 +583,53 @@ class Compiler {
         const auto &text = std::get<std::string>(c->v);
         auto colon = text.find(':');
         if (colon == std::string::npos || colon == 0)
-            fail(a.loc, "bad socket \"" + text +
+            fail(a.loc, "bad socket \"" + config::excerpt(text) +
                             "\": expected proto:address, as in "
                             "\"udp:127.0.0.1:8888\"");
         if (!app_.transports.find(std::string_view(text).substr(0, colon))) {
             std::string known;
             for (const auto &p : app_.transports.protos())
                 known += (known.empty() ? "" : ", ") + p;
-            fail(a.loc, "no loaded module provides the transport '" + text.substr(0, colon) +
-                            "' of \"" + text +
+            fail(a.loc, "no loaded module provides the transport '" +
+                            config::excerpt(text.substr(0, colon)) + "' of \"" +
+                            config::excerpt(text) +
                             "\" (loaded: " + (known.empty() ? std::string("none") : known) + ")");
         }
+        if (!parse_is_harmless(text)) return;
+        // Opened and freed at once (the socket is not kept): only the transport's verdict counts.
+        if (auto opened = app_.transports.open(text, false); !opened)
+            fail(a.loc, config::excerpt(opened.error().message, 400));
+    }
+
+    // Whether a config check may run the transport's parse() on a literal socket: only for
+    // the transports shipped with evid whose parse has no side effect. Not: flatstore (parse
+    // opens, and creates, the file), route (resolved once the script is compiled), a virtual
+    // set with such a member, nor other modules' transports (their parse may open or connect).
+    static bool parse_is_harmless(std::string_view socket) {
+        static const std::set<std::string_view> harmless = {"udp", "unix", "tcp", "xmlrpc",
+                                                            "rabbitmq"};
+        const auto colon = socket.find(':');
+        const auto proto = socket.substr(0, colon);
+        if (proto != "virtual") return harmless.count(proto) > 0;
+        // virtual:POLICY member member …
+        std::string_view rest = socket.substr(colon + 1);
+        bool first = true;
+        while (!rest.empty()) {
+            const auto start = rest.find_first_not_of(" \t");
+            if (start == std::string_view::npos) break;
+            rest.remove_prefix(start);
+            const auto end = std::min(rest.find_first_of(" \t"), rest.size());
+            const auto member = rest.substr(0, end);
+            rest.remove_prefix(end);
+            if (first) { // the policy
+                first = false;
+                continue;
+            }
+            const auto mc = member.find(':');
+            if (mc == std::string_view::npos || !harmless.count(member.substr(0, mc)))
+                return false;
+        }
+        return true;
     }
 
     // "ip=$avp(ip);$var(second)": parsed once here.
@@ -630,7 +668,7 @@ class Compiler {
             }
             if (dollar == std::string::npos || dollar >= e2 || v[dollar] != '$')
                 fail(at(b), "expected $avp(…) or $var(…) in the fetch_event_params item \"" +
-                                v.substr(b, e2 - b) + "\"");
+                                config::excerpt(v.substr(b, e2 - b)) + "\"");
             size_t p = dollar;
             auto ref = config::parse_pv(std::string_view(v).substr(0, e2), p, at(dollar));
             if (!ref) throw CompileError{ref.error().message};

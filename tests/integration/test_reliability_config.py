@@ -8,7 +8,7 @@ import tempfile
 import time
 import unittest
 
-from evitest import EVID, PLUGINS
+from evitest import EVID, PLUGINS, free_port
 
 # Generous: an ASan build on a loaded CI machine is slow; a hang or a quadratic blow-up is not.
 LIMIT_S = 20
@@ -133,6 +133,96 @@ class ConfigLimitsTest(unittest.TestCase):
     def test_an_error_message_never_echoes_megabytes_of_input(self):
         _, err, _, _ = self.check(b"x" * (4 * 1024 * 1024) + b"\n")
         self.assertLess(len(err), 64 * 1024)
+
+    # ---- long expressions --------------------------------------------------------------
+
+    def test_a_100000_term_chain_of_plus_is_a_clean_error_that_names_the_limit(self):
+        data = b"startup_route {\n$var(x) = 1" + b" + 1" * 99999 + b";\n}\n"
+        self.assert_clean_error(data, line=2, what=r"deeper than 256 operators")
+
+    def test_a_100000_term_chain_of_and_is_a_clean_error_that_names_the_limit(self):
+        data = b"startup_route {\nif ($var(a)" + b" && $var(a)" * 99999 + b") { exit; }\n}\n"
+        self.assert_clean_error(data, line=2, what=r"deeper than 256 operators")
+
+    def test_a_chain_of_256_operators_is_accepted(self):
+        data = b"startup_route {\n$var(x) = 1" + b" + 1" * 256 + b";\n}\n"
+        rc, err, _, _ = self.check(data)
+        self.assertEqual(rc, 0, err[-2000:])
+
+    # ---- what errors echo --------------------------------------------------------------
+
+    def raw_stderr(self, data):
+        """The exit code and the raw bytes evid -c wrote on stderr."""
+        d = tempfile.mkdtemp(prefix="evi-rel-cfg-")
+        path = os.path.join(d, "hostile.cfg")
+        with open(path, "wb") as f:
+            f.write(data)
+        self.addCleanup(lambda: (os.unlink(path), os.rmdir(d)))
+        p = subprocess.run([EVID, "-c", "-f", path], capture_output=True, timeout=LIMIT_S * 3)
+        return p.returncode, p.stderr
+
+    def assert_no_raw_control_bytes(self, err):
+        body = err.rstrip(b"\n")
+        bad = [b for b in body if b < 0x20 or b == 0x7f]
+        self.assertEqual(bad, [], "raw control bytes on stderr: %r" % err)
+        body.decode("utf-8")  # no invalid UTF-8 either (raises)
+        for c in body.decode("utf-8"):
+            self.assertFalse(0x80 <= ord(c) < 0xa0, "a C1 control character: %r" % err)
+
+    def test_control_bytes_echoed_from_a_socket_string_are_escaped(self):
+        rc, err = self.raw_stderr(b'loadmodule "%s/event_datagram.so"\n' % PLUGINS.encode() +
+                                  b'startup_route { subscribe_event("E_X", '
+                                  b'"no\x1b[2J\x1b]0;t\x07\xc2\x9bcolon"); }\n')
+        self.assertEqual(rc, 1, err)
+        self.assert_no_raw_control_bytes(err)
+        self.assertIn(b':2:40: error: bad socket "no\\x1b[2J\\x1b]0;t\\x07\\xc2\\x9bcolon"', err)
+
+    def test_invalid_utf8_echoed_from_an_event_name_is_escaped(self):
+        rc, err = self.raw_stderr(b'startup_route { raise_event("E_\xc3\x28\x00"); }\n')
+        self.assertEqual(rc, 1, err)
+        self.assert_no_raw_control_bytes(err)
+        self.assertIn(b"bad event name 'E_\\xc3(\\x00': it has '\\xc3' at position 3", err)
+
+    def test_a_nul_byte_in_a_string_is_never_echoed_raw(self):
+        rc, err = self.raw_stderr(b'startup_route { xlog("L_BAD\x00\x1b", "x"); }\n')
+        self.assertEqual(rc, 1, err)
+        self.assert_no_raw_control_bytes(err)
+
+    # ---- literal sockets ---------------------------------------------------------------
+
+    def socket_config(self, socket):
+        return ('mi_listen = "127.0.0.1:%d"\nloadmodule "%s/event_datagram.so"\n'
+                'loadmodule "%s/event_virtual.so"\n'
+                'startup_route {\n    subscribe_event("E_X", "%s");\n}\n'
+                % (free_port(), PLUGINS, PLUGINS, socket)).encode()
+
+    def test_a_literal_socket_the_transport_refuses_is_a_check_error_with_its_reason(self):
+        m = self.assert_clean_error(self.socket_config("udp:999.1.1.1:x"), line=5)
+        self.assertEqual(m.group(2), "28")
+        self.assertEqual(m.group(3), "bad socket 'udp:999.1.1.1:x': '999.1.1.1:x': the port "
+                                     "must be a number from 1 to 65535")
+
+    def test_a_bad_virtual_member_is_a_check_error(self):
+        self.assert_clean_error(self.socket_config("virtual:FAILOVER udp:127.0.0.1:9 udp:x"),
+                                line=5, what=r"member 2 'udp:x'")
+
+    def test_a_good_literal_socket_passes_the_check(self):
+        rc, err, _, _ = self.check(self.socket_config("udp:127.0.0.1:9"))
+        self.assertEqual(rc, 0, err)
+
+    def test_evid_refuses_to_start_on_a_bad_literal_socket(self):
+        d = tempfile.mkdtemp(prefix="evi-rel-cfg-")
+        path = os.path.join(d, "bad-socket.cfg")
+        with open(path, "wb") as f:
+            f.write(self.socket_config("udp:999.1.1.1:x"))
+        self.addCleanup(lambda: (os.unlink(path), os.rmdir(d)))
+        p = subprocess.Popen([EVID, "-f", path], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE)
+        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))
+        _, err = p.communicate(timeout=LIMIT_S)
+        self.assertEqual(p.returncode, 1, err)
+        self.assertIn(b"bad-socket.cfg:5:28: error: bad socket 'udp:999.1.1.1:x'", err)
+        self.assertNotIn(b"evid started", err)
 
 
 if __name__ == "__main__":

@@ -40,8 +40,33 @@ TEST_CASE("raise_event needs AVPs for names and values") {
 TEST_CASE("a bad literal event name is a config error") {
     Host h;
     CHECK(h.compile("startup_route { raise_event(\"E X\"); }") ==
-          "t.cfg:1:29: error: bad event name 'E X': expected 1 to 64 characters of letters, "
-          "digits, '_', '.', ':', '-'");
+          "t.cfg:1:29: error: bad event name 'E X': it has a space at position 2; expected 1 to "
+          "64 characters of letters, digits, '_', '.', ':', '-'");
+}
+
+TEST_CASE("an event name over 64 characters is a config error that gives its length") {
+    Host h;
+    CHECK(h.compile("startup_route { raise_event(\"" + std::string(300, 'E') + "\"); }") ==
+          "t.cfg:1:29: error: bad event name 'EEEEEEEEEEEEEEEE...': it is 300 characters long; "
+          "expected 1 to 64 characters of letters, digits, '_', '.', ':', '-'");
+}
+
+TEST_CASE("a control byte in an event name is shown escaped, never raw") {
+    Host h;
+    CHECK(h.compile("startup_route { subscribe_event(\"E\\x1b[2J\", \"rec:x\"); }") ==
+          "t.cfg:1:33: error: bad event name 'E\\x1b[2J': it has '\\x1b' at position 2; "
+          "expected 1 to 64 characters of letters, digits, '_', '.', ':', '-'");
+}
+
+TEST_CASE("a bad socket or regex echoes its text with control bytes escaped") {
+    Host h;
+    CHECK(h.compile(std::string("startup_route { subscribe_event(\"E\", \"no\x1b\x07") +
+                    std::string(1, '\0') + "colon\"); }") ==
+          "t.cfg:1:38: error: bad socket \"no\\x1b\\x07\\x00colon\": expected proto:address, as "
+          "in \"udp:127.0.0.1:8888\"");
+    CHECK(h.compile("startup_route { if (\"a\" =~ \"(\\xff\") { exit; } }") ==
+          "t.cfg:1:28: error: bad regular expression \"(\\xff\": Mismatched '(' and ')' in "
+          "regular expression");
 }
 
 TEST_CASE("xlog levels are checked") {

@@ -355,3 +355,72 @@ TEST_CASE("an error at the end of the file points right after the last token") {
     CHECK(parse_error("x =\n\n") ==
           "t.cfg:1:4: error: expected a number or a string after 'x =', found end of file");
 }
+
+// ---- input limits -----------------------------------------------------------------------------
+
+namespace {
+std::string chain(const std::string &first, const std::string &op_term, size_t terms) {
+    std::string s = "startup_route { $var(x) = " + first;
+    for (size_t i = 1; i < terms; ++i)
+        s += op_term;
+    return s + "; }";
+}
+} // namespace
+
+TEST_CASE("a 100,000-term chain of + is refused where it passes 256 operators") {
+    // "startup_route { $var(x) = 1" is 27 columns; each " + 1" is 4, its '+' the 2nd.
+    CHECK(parse_error(chain("1", " + 1", 100000)) ==
+          "t.cfg:1:" + std::to_string(29 + 4 * 256) +
+              ": error: this expression is deeper than 256 operators (a chain such as 1 + 1 + … "
+              "or a && b && …, or nested calls): split it, e.g. into several $var(…) "
+              "assignments");
+}
+
+TEST_CASE("a 100,000-term chain of && is refused with the same limit") {
+    CHECK(parse_error(chain("$var(a)", " && $var(a)", 100000))
+              .starts_with("t.cfg:1:" + std::to_string(35 + 11 * 256) +
+                           ": error: this expression is deeper than 256 operators"));
+}
+
+TEST_CASE("a chain of 256 operators parses") {
+    CHECK(parse_error(chain("1", " + 1", 257)) == "no error");
+}
+
+TEST_CASE("parentheses and calls count towards the expression limit") {
+    // Each level is f((inner) + 1 … + 1): 13 operators and a call above the inner one.
+    std::string ops;
+    for (int k = 0; k < 13; ++k)
+        ops += " + 1";
+    std::string e = "1";
+    for (int i = 0; i < 20; ++i)
+        e = "f((" + e + ")" + ops + ")";
+    CHECK(parse_error("startup_route { $var(x) = " + e + "; }")
+              .find("error: this expression is deeper than 256 operators") != std::string::npos);
+}
+
+TEST_CASE("an excerpt escapes control bytes and invalid UTF-8, keeps valid UTF-8") {
+    CHECK(excerpt(std::string("a\x1b[31mb\0c\x7f", 10)) == "a\\x1b[31mb\\x00c\\x7f");
+    CHECK(excerpt("tab\there\r\n") == "tab\\there\\r\\n");
+    CHECK(excerpt("caf\xc3\xa9 \xe2\x82\xac") == "caf\xc3\xa9 \xe2\x82\xac");
+    CHECK(excerpt("\xff\xc3(\xed\xa0\x80") == "\\xff\\xc3(\\xed\\xa0\\x80"); // bad, surrogate
+    CHECK(excerpt("\xc2\x9b" "2J") == "\\xc2\\x9b2J");                        // C1 CSI
+    CHECK(excerpt("\xc0\xaf") == "\\xc0\\xaf");                               // overlong '/'
+}
+
+TEST_CASE("an excerpt is cut at its limit, never inside a UTF-8 character") {
+    CHECK(excerpt(std::string(100, 'a')) == std::string(64, 'a') + "... (100 bytes)");
+    CHECK(excerpt("ab\xc3\xa9", 3) == "ab... (4 bytes)");
+}
+
+TEST_CASE("syntax errors quote the input with control bytes escaped") {
+    CHECK(parse_error("\"\x1b]0;pwned\x07\"") ==
+          "t.cfg:1:1: error: unexpected string \"\\x1b]0;pwned\\x07\" at top level (expected "
+          "`name = value`, loadmodule, modparam, startup_route, timer_route, route or "
+          "event_route)");
+    CHECK(parse_error("startup_route { $var(a\x1b" "b) = 1; }") ==
+          "t.cfg:1:17: error: invalid name 'a\\x1bb' in $var(a\\x1bb) (no spaces, control "
+          "characters, '(' or '$')");
+    CHECK(parse_error("route[\"r\x1b\"] { exit; }\nroute[\"r\x1b\"] { exit; }") ==
+          "t.cfg:2:7: error: route[r\\x1b] is already defined at t.cfg:1:1 (a route name can be "
+          "defined only once)");
+}

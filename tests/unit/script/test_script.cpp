@@ -460,3 +460,11 @@ TEST_CASE("$Tsm is the microseconds part of the current time") {
     Host h;
     CHECK(h.run(R"(if ($Tsm >= 0 && $Tsm < 1000000) raise_event("E_OUT");)") == "E_OUT()");
 }
+
+TEST_CASE("a chain of 256 operators compiles and runs") {
+    Host h;
+    std::string sum = "1";
+    for (int i = 1; i < 257; ++i)
+        sum += " + 1";
+    CHECK(h.run("$avp(v) = " + sum + "; raise_event(\"E_OUT\", $avp(v));") == "E_OUT(257)");
+}
