@@ -87,7 +87,7 @@ struct Fixture {
     void *sock = nullptr;
     fs::path root, dir, file;
 
-    Fixture() {
+    explicit Fixture(int64_t flush_interval_ms = 0) {
         fake = &h;
         char tmpl[] = "/tmp/evi-flat-faults-XXXXXX";
         REQUIRE(mkdtemp(tmpl) != nullptr);
@@ -108,9 +108,11 @@ struct Fixture {
 
         m = load();
         char err[256] = "";
+        set_flush_interval(flush_interval_ms);
         REQUIRE(m->init(&table, err, sizeof err) == EVI_OK);
         REQUIRE(m->start(err, sizeof err) == EVI_OK);
-        REQUIRE(h.timers.size() == 1); // the health check (and rotate_period) timer
+        // the health check (and rotate_period) timer, and the batch flush timer if batched
+        REQUIRE(h.timers.size() == (flush_interval_ms ? 2u : 1u));
         t = &m->transports[0];
         std::string addr = file.string();
         unsigned flags = t->flags;
@@ -121,10 +123,22 @@ struct Fixture {
         t->free(sock);
         if (m->stop) m->stop();
         if (m->destroy) m->destroy();
+        set_flush_interval(0); // module parameters outlive destroy(): back to the default
         std::error_code ec;
         fs::permissions(dir, fs::perms::owner_all, ec);
         fs::remove_all(root, ec);
         fake = nullptr;
+    }
+    void set_flush_interval(int64_t ms) {
+        for (size_t i = 0; i < m->nparams; i++)
+            if (std::string(m->params[i].name) == "flush_interval_ms") {
+                std::string text = std::to_string(ms);
+                evi_param_value_t v{ms, evi_str_t{text.c_str(), text.size()}};
+                char err[128];
+                REQUIRE(m->params[i].set(&v, err, sizeof err) == EVI_OK);
+                return;
+            }
+        FAIL("no flush_interval_ms parameter");
     }
     int raise(const char *value) {
         evi_param_t p{};
@@ -221,4 +235,18 @@ TEST_CASE("MI rotation of a file that is gone recovers it once its directory is 
     f.m->reopen();
     CHECK(f.raise("back") == EVI_OK);
     CHECK(slurp(f.file) == "E_F,back\n");
+}
+
+TEST_CASE("batched lines not yet written when the directory vanished land in the new file") {
+    Fixture f(10000); // flush_interval_ms: nothing is flushed by time during the test
+    CHECK(f.raise("buffered") == EVI_OK);
+    fs::remove_all(f.dir);
+    f.h.timers[0].first(f.h.timers[0].second); // the health check only: the file is gone
+    CHECK(f.raise("lost") == EVI_ERR);
+    fs::create_directory(f.dir);
+    f.h.timers[0].first(f.h.timers[0].second);
+    CHECK(slurp(f.file) == "E_F,buffered\n");
+    CHECK(f.raise("after") == EVI_OK);
+    f.m->stop(); // flushes
+    CHECK(slurp(f.file) == "E_F,buffered\nE_F,after\n");
 }
