@@ -85,9 +85,31 @@ bool parse_params(std::string_view params, Address &a, std::string &err) {
     return true;
 }
 
+// A host that print() writes back as it was read: a name or IPv4 address, or an IPv6 address
+// (then printed in brackets). '[', ']', '/', '?', '@', ':' outside brackets, blanks and control
+// bytes would make the printed socket another socket, or no socket at all.
+bool valid_host(std::string_view host, bool bracketed) {
+    if (bracketed)
+        return host.find(':') != std::string_view::npos &&
+               std::all_of(host.begin(), host.end(), [](unsigned char c) {
+                   return std::isxdigit(c) || c == ':' || c == '.';
+               });
+    return std::all_of(host.begin(), host.end(), [](unsigned char c) {
+        return std::isalnum(c) || c == '.' || c == '-' || c == '_';
+    });
+}
+
+// The host as an error message may show it: printable, and not too long.
+std::string shown(std::string_view s) {
+    std::string r = escape(s.substr(0, 64), "");
+    if (s.size() > 64) r += "...";
+    return r;
+}
+
 bool parse_hostport(std::string_view hp, Address &a, std::string &err) {
     std::string_view host = hp, port;
-    if (!hp.empty() && hp.front() == '[') {
+    const bool bracketed = !hp.empty() && hp.front() == '[';
+    if (bracketed) {
         size_t close = hp.find(']');
         if (close == std::string_view::npos) {
             err = "missing ']' after the IPv6 address '" + std::string(hp) + "'";
@@ -122,6 +144,14 @@ bool parse_hostport(std::string_view hp, Address &a, std::string &err) {
         return false;
     }
     if (!component(host, "host", a.host, err)) return false;
+    if (!valid_host(a.host, bracketed)) {
+        err = "bad broker host '" + shown(a.host) +
+              (bracketed ? "': expected an IPv6 address in brackets (hex digits, ':' and '.', "
+                           "as in [::1]:5672)"
+                         : "': expected a host name or IPv4 address (letters, digits, '.', '-', "
+                           "'_'), or an IPv6 address in brackets, as in [::1]:5672");
+        return false;
+    }
     if (!port.empty()) {
         unsigned v = 0;
         auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), v);

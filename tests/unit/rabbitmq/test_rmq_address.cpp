@@ -90,6 +90,44 @@ TEST_CASE("an IPv6 host is written in brackets") {
     CHECK(ok("[::1]/k").port == 5672);
 }
 
+TEST_CASE("a host outside [A-Za-z0-9._-] is refused with what a host may be") {
+    const std::string expected =
+        "': expected a host name or IPv4 address (letters, digits, '.', '-', '_'), or an IPv6 "
+        "address in brackets, as in [::1]:5672";
+    CHECK(error_of("a]:b:5672/q") == "bad broker host 'a]:b" + expected);
+    CHECK(error_of("a[b/q") == "bad broker host 'a[b" + expected);
+    CHECK(error_of("a%2Fb/q") == "bad broker host 'a/b" + expected);
+    CHECK(error_of("a%3Fb:5672/q") == "bad broker host 'a?b" + expected);
+    CHECK(error_of("a%40b/q") == "bad broker host 'a@b" + expected);
+    CHECK(error_of("a%20b/q") == "bad broker host 'a b" + expected);
+    CHECK(error_of("a%1Bb/q") == "bad broker host 'a%1Bb" + expected);
+    CHECK(error_of("x:y:5672/q") == "bad broker host 'x:y" + expected);
+}
+
+TEST_CASE("inside brackets only an IPv6 address is accepted") {
+    const std::string expected =
+        "': expected an IPv6 address in brackets (hex digits, ':' and '.', as in [::1]:5672)";
+    CHECK(error_of("[a]b:1]:5672/q").find("expected ':PORT' after ']'") != std::string::npos);
+    CHECK(error_of("[::1/x]:5672/q").find("missing ']'") != std::string::npos);
+    CHECK(error_of("[h]:5672/q") == "bad broker host 'h" + expected);
+    CHECK(error_of("[::1%2Feth0]/q") == "bad broker host '::1/eth0" + expected);
+    CHECK(ok("[2001:db8::10.0.0.1]/q").host == "2001:db8::10.0.0.1");
+}
+
+TEST_CASE("host names, IPv4 and IPv6 addresses print and parse back to the same socket") {
+    for (const char *text : {"rabbit-1.example_org/q", "10.0.0.1:5673/q", "[::1]:5673/q",
+                             "u:p@[fe80::1]/exchange=e?k", "H.EXAMPLE/q"}) {
+        Address a = ok(text);
+        std::string err;
+        auto again = Address::parse(a.print(), err);
+        INFO(text << " -> " << a.print() << ": " << err);
+        REQUIRE(again.has_value());
+        CHECK(again->host == a.host);
+        CHECK(again->port == a.port);
+        CHECK(again->same_destination(a));
+    }
+}
+
 TEST_CASE("an exchange with an empty routing key is accepted (fanout)") {
     Address a = ok("h/exchange=fan?");
     CHECK(a.exchange == "fan");
