@@ -418,8 +418,7 @@ static int rotate_locked(struct flat_file *f, const char *reason, int rename_old
 
     if (reopen_locked(f, err, sizeof err) < 0) {
         if (f->gone)
-            host->log(host, EVI_L_ERR, "cannot reopen %s (%s rotation): %s", f->path, reason,
-                      err);
+            host->log(host, EVI_L_ERR, "cannot reopen %s (%s rotation): %s", f->path, reason, err);
         else
             host->log(host, EVI_L_ERR, "cannot reopen %s (%s rotation): %s; still writing to %s",
                       f->path, reason, err, r->old_filename);

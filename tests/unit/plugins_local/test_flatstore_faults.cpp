@@ -116,8 +116,8 @@ struct Fixture {
         t = &m->transports[0];
         std::string addr = file.string();
         unsigned flags = t->flags;
-        REQUIRE(t->parse(evi_str_t{addr.data(), addr.size()}, 0, &sock, &flags, err,
-                         sizeof err) == EVI_OK);
+        REQUIRE(t->parse(evi_str_t{addr.data(), addr.size()}, 0, &sock, &flags, err, sizeof err) ==
+                EVI_OK);
     }
     ~Fixture() {
         t->free(sock);
