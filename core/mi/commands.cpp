@@ -1,5 +1,6 @@
 // The core's MI commands, with OpenSIPS 3's names, params, reply keys and error codes.
 #include "app.hpp"
+#include "config/ast.hpp"
 #include "log/log.hpp"
 #include "mi/jsonrpc.hpp"
 #include "mi/mi_version.h"
@@ -19,6 +20,14 @@ constexpr int64_t kDefaultExpire = 3600;
 
 Failure not_found(std::string message) {
     return Failure{404, std::move(message), std::nullopt};
+}
+
+// A name that no event can have (over 64 characters, a character outside [A-Za-z0-9_.:-]):
+// 400 with what was wrong and what is expected, not "not registered".
+std::optional<Failure> bad_event_name(std::string_view event) {
+    auto problem = config::event_name_problem(event);
+    if (problem.empty()) return std::nullopt;
+    return bad_parameter_value(std::move(problem));
 }
 
 // The expire value each MI subscription was made with (OpenSIPS prints it as "expire"; the
@@ -183,6 +192,7 @@ void register_core_commands(App &app) {
                   if (get_int(p, "expire", expire) == Got::Bad) return invalid_params();
                   if (expire < 0) return invalid_params("Negative expire value");
                   if (expire > INT32_MAX) return invalid_params("Expire value too large");
+                  if (auto bad = bad_event_name(event)) return *bad;
                   if (!app.events->find(event)) return bad_parameter_value("Event not registered");
                   if (expire == 0) {
                       auto r = app.events->unsubscribe(event, socket, true);
@@ -221,6 +231,7 @@ void register_core_commands(App &app) {
                       r["Events"] = std::move(events);
                       return r;
                   }
+                  if (auto bad = bad_event_name(event)) return *bad;
                   auto id = app.events->find(event);
                   if (!id) return not_found("Event not published");
                   json ej = event_json(event, *id);
@@ -252,6 +263,7 @@ void register_core_commands(App &app) {
                   std::string event;
                   if (get_string(p, "event", event) != Got::Ok || event.empty())
                       return invalid_params();
+                  if (auto bad = bad_event_name(event)) return *bad;
                   if (!app.events->find(event)) return not_found("Event not registered");
                   if (app.events->subscribers(event).empty())
                       return Failure{480, "Temporarily Unavailable", std::nullopt};

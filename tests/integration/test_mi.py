@@ -294,6 +294,26 @@ class MiCommands(EvidTestCase):
         self.assertEqual(self.result("log_level"), {"Log level": 1})
         self.assertEqual(self.error("log_level", {"level": "9"})["code"], -32602)
 
+    # -- event names no event can have --
+    def test_an_event_name_over_64_characters_is_400_with_its_length_and_the_rule(self):
+        name = "E_" + "X" * 298
+        want = {"code": 400, "message": "Bad parameter value",
+                "data": "bad event name 'E_XXXXXXXXXXXXXX...': it is 300 characters long; "
+                        "expected 1 to 64 characters of letters, digits, '_', '.', ':', '-'"}
+        self.assertEqual(self.error("raise_event", {"event": name}), want)
+        self.assertEqual(self.error("event_subscribe", {"event": name,
+                                                        "socket": self.sink.socket}), want)
+        self.assertEqual(self.error("subscribers_list", {"event": name}), want)
+        self.assertEqual(self.error("evi:raise", [name, {"a": 1}]), want)
+
+    def test_an_event_name_with_a_bad_character_is_400_naming_it_escaped(self):
+        err = self.error("raise_event", {"event": "E_MI\x1b[2J"})
+        self.assertEqual(err["code"], 400)
+        self.assertEqual(err["data"], "bad event name 'E_MI\\x1b[2J': it has '\\x1b' at position "
+                                      "5; expected 1 to 64 characters of letters, digits, '_', "
+                                      "'.', ':', '-'")
+        self.assertNotIn("\x1b", self.e.log())
+
     # -- shutdown --
     def test_shutdown_answers_ok_then_evid_exits_cleanly(self):
         self.assertEqual(self.result("shutdown"), "OK")

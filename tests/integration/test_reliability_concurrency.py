@@ -85,6 +85,9 @@ startup_route { subscribe_event("E_C", "flatstore:@DIR@/all.log"); }
                                                     "expire": 10})):
             r = e.mi(method, params)
             self.assertIn("error", r, r)
+            self.assertEqual(r["error"]["code"], 400, r)
+            self.assertIn("it is 65 characters long; expected 1 to 64 characters",
+                          r["error"].get("data", ""), r)
         self.assertTrue(e.alive())
 
 

@@ -156,6 +156,36 @@ TEST_CASE_FIXTURE(Fixture, "raise_event of an unknown event is 404 and without s
           R"({"code":480,"message":"Temporarily Unavailable"})");
 }
 
+TEST_CASE_FIXTURE(Fixture, "an event name over 64 characters is 400 saying its length and the rule") {
+    const std::string name = "E_" + std::string(298, 'X');
+    const std::string expected =
+        R"({"code":400,"message":"Bad parameter value","data":"bad event name )"
+        R"('E_XXXXXXXXXXXXXX...': it is 300 characters long; expected 1 to 64 characters of )"
+        R"(letters, digits, '_', '.', ':', '-'"})";
+    CHECK(dump(error("raise_event", {{"event", name}})) == expected);
+    CHECK(dump(error("event_subscribe", {{"event", name}, {"socket", "test:x"}})) == expected);
+    CHECK(dump(error("subscribers_list", {{"event", name}})) == expected);
+    CHECK(dump(error("subscribers_list", {{"event", name}, {"socket", "test:x"}})) == expected);
+}
+
+TEST_CASE_FIXTURE(Fixture, "an event name with a bad character is 400 naming it and its position") {
+    CHECK(dump(error("raise_event", {{"event", "E_A B"}})) ==
+          R"({"code":400,"message":"Bad parameter value","data":"bad event name 'E_A B': it )"
+          R"(has a space at position 4; expected 1 to 64 characters of letters, digits, '_', )"
+          R"('.', ':', '-'"})");
+    // a control character is shown escaped, never raw
+    json e = error("event_subscribe", {{"event", "E\x1b[2J"}, {"socket", "test:x"}});
+    CHECK(e["code"] == 400);
+    CHECK(e["data"] == "bad event name 'E\\x1b[2J': it has '\\x1b' at position 2; expected 1 to "
+                       "64 characters of letters, digits, '_', '.', ':', '-'");
+}
+
+TEST_CASE_FIXTURE(Fixture, "an event name of exactly 64 characters is only unknown") {
+    const std::string name = "E_" + std::string(62, 'X');
+    CHECK(dump(error("raise_event", {{"event", name}})) ==
+          R"({"code":404,"message":"Event not registered"})");
+}
+
 TEST_CASE_FIXTURE(Fixture, "raise_event params: numbers become ints, other values compact JSON") {
     REQUIRE(result("event_subscribe", {{"event", "E_A"}, {"socket", "test:r"}}) == "OK");
     CHECK(result("raise_event",
