@@ -93,6 +93,15 @@ class DatagramTest(EvidTestCase):
         sub = subscribers(e, "E_UDP")[0]
         self.assertEqual((sub["delivered"], sub["failed"]), (1, 1))
 
+    def test_an_oversized_event_is_logged_with_its_size_and_the_reason(self):
+        s = self.sink()
+        e = self.start([s.address])
+        mi_ok(e, "raise_event", {"event": "E_UDP", "params": {"big": "x" * 70000}})
+        size = len(b'{"jsonrpc":"2.0","method":"E_UDP","params":{"big":""}}') + 70000
+        self.assertTrue(e.wait_log("cannot send a %d-byte event to udp:%s: Message too long"
+                                   % (size, s.address.split(":", 1)[1])), e.log()[-2000:])
+        self.assertEqual(statistic(e, "modules:evi_event_datagram_oversized"), 1)
+
     @unittest.skipUnless(wmem_default() < 400000, "unix datagrams of 400 kB fit here")
     def test_an_event_larger_than_a_unix_datagram_is_refused_and_counted(self):
         tmp = tempfile.mkdtemp(prefix="evi-dgram-")
