@@ -36,15 +36,14 @@ size_t utf8_length(std::string_view s, size_t i) {
     return n;
 }
 
-} // namespace
-
-std::string excerpt(std::string_view text, size_t max) {
+// Appends text[0..max) to out with control bytes and invalid UTF-8 escaped; returns how many
+// bytes of text were taken.
+size_t escape_into(std::string &out, std::string_view text, size_t max, bool keep_newlines) {
     static const char hex[] = "0123456789abcdef";
-    std::string out;
     size_t i = 0;
     while (i < text.size() && i < max) {
         const auto c = static_cast<unsigned char>(text[i]);
-        if (c >= 0x20 && c < 0x7f) {
+        if ((c >= 0x20 && c < 0x7f) || (c == '\n' && keep_newlines)) {
             out.push_back(static_cast<char>(c));
             ++i;
         } else if (c == '\n') {
@@ -68,7 +67,21 @@ std::string excerpt(std::string_view text, size_t max) {
             ++i;
         }
     }
-    if (i < text.size()) out += "... (" + std::to_string(text.size()) + " bytes)";
+    return i;
+}
+
+} // namespace
+
+std::string excerpt(std::string_view text, size_t max) {
+    std::string out;
+    if (escape_into(out, text, max, false) < text.size())
+        out += "... (" + std::to_string(text.size()) + " bytes)";
+    return out;
+}
+
+std::string format_error(const Location &loc, std::string_view message) {
+    std::string out = loc.str() + ": error: ";
+    escape_into(out, message, message.size(), true);
     return out;
 }
 

@@ -18,10 +18,9 @@ struct Location {
     std::string str() const { return file + ":" + std::to_string(line) + ":" + std::to_string(col); }
 };
 
-// "file:line:col: error: message"
-inline std::string format_error(const Location &loc, std::string_view message) {
-    return loc.str() + ": error: " + std::string(message);
-}
+// "file:line:col: error: message". Control bytes (but line breaks) and invalid UTF-8 in the
+// message are escaped as excerpt() does: a safety net for messages that quote input raw.
+std::string format_error(const Location &loc, std::string_view message);
 
 // What an error message may quote of the input: at most `max` bytes, so that a hostile config
 // (a 10 MB name) never turns into a 10 MB error, and never a raw control byte or invalid UTF-8

@@ -141,7 +141,7 @@ Result<evi_param_value_t> check_param_value(const evi_param_def_t &def,
     auto in_range = [&](int64_t v) -> Result<evi_param_value_t> {
         if (def.min <= def.max && (v < def.min || v > def.max))
             return make_error("expected " + std::string(param_type_name(def.type)) +
-                              range_text(def) + ", got " + storage);
+                              range_text(def) + ", got " + config::excerpt(storage));
         out.i = v;
         return out;
     };
@@ -153,7 +153,7 @@ Result<evi_param_value_t> check_param_value(const evi_param_def_t &def,
         auto v = parse_int_text(*sval);
         if (!v)
             return make_error("expected an integer" + range_text(def) + ", got string \"" +
-                              *sval + "\"");
+                              config::excerpt(*sval) + "\"");
         return in_range(*v);
     }
     case EVI_PARAM_STR:
@@ -177,7 +177,8 @@ Result<evi_param_value_t> check_param_value(const evi_param_def_t &def,
                 return out;
             }
         }
-        return make_error("expected a boolean (0/1, yes/no, on/off, true/false), got " + storage);
+        return make_error("expected a boolean (0/1, yes/no, on/off, true/false), got " +
+                          config::excerpt(storage));
     }
     case EVI_PARAM_SIZE: {
         if (ival)
@@ -199,7 +200,7 @@ Result<evi_param_value_t> check_param_value(const evi_param_def_t &def,
         auto v = parse_int_text(t);
         if (!v || *v < 0 || *v > INT64_MAX / mult)
             return make_error("expected a size (bytes, with an optional k, m or g suffix)" +
-                              range_text(def) + ", got \"" + *sval + "\"");
+                              range_text(def) + ", got \"" + config::excerpt(*sval) + "\"");
         return in_range(*v * mult);
     }
     case EVI_PARAM_ENUM: {
@@ -211,7 +212,7 @@ Result<evi_param_value_t> check_param_value(const evi_param_def_t &def,
             }
             choices += (choices.empty() ? "" : ", ") + std::string(*p);
         }
-        return make_error("expected one of: " + choices + "; got " + storage);
+        return make_error("expected one of: " + choices + "; got " + config::excerpt(storage));
     }
     default:
         return make_error("the module declares an unknown parameter type " +
@@ -234,8 +235,8 @@ Result<Module *> ModuleSet::load(std::string_view name, const std::vector<std::s
     if (path.empty()) {
         std::string searched;
         for (const auto &p : places)
-            searched += "\n    " + p;
-        return make_error("module '" + std::string(name) + "' not found; searched:" +
+            searched += "\n    " + config::excerpt(p, 256);
+        return make_error("module '" + config::excerpt(name) + "' not found; searched:" +
                           (searched.empty() ? std::string(" (no mpath set)") : searched));
     }
     for (const auto &m : modules_)
@@ -305,7 +306,7 @@ Result<void> ModuleSet::set_param(std::string_view module, std::string_view para
     try {
         re = std::regex(std::string(module), std::regex::ECMAScript | std::regex::icase);
     } catch (const std::regex_error &e) {
-        return make_error("modparam: bad module name pattern '" + std::string(module) +
+        return make_error("modparam: bad module name pattern '" + config::excerpt(module) +
                           "': " + e.what());
     }
     int matched = 0;
@@ -323,19 +324,20 @@ Result<void> ModuleSet::set_param(std::string_view module, std::string_view para
             for (size_t i = 0; i < d.nparams; ++i)
                 known += (known.empty() ? "" : ", ") + std::string(d.params[i].name);
             return make_error("modparam: module '" + m->name_ + "' has no parameter '" +
-                              std::string(param) + "' (its parameters: " +
+                              config::excerpt(param) + "' (its parameters: " +
                               (known.empty() ? "none" : known) + ")");
         }
         std::string storage;
         auto v = check_param_value(*def, value, storage);
         if (!v)
-            return make_error("modparam: " + m->name_ + " parameter '" + std::string(param) +
+            return make_error("modparam: " + m->name_ + " parameter '" + config::excerpt(param) +
                               "': " + v.error().message);
         if (def->set) {
             char err[512] = "";
             if (def->set(&*v, err, sizeof err) != EVI_OK)
-                return make_error("modparam: " + m->name_ + " parameter '" + std::string(param) +
-                                  "' refused the value " + storage + ": " +
+                return make_error("modparam: " + m->name_ + " parameter '" +
+                                  config::excerpt(param) + "' refused the value " +
+                                  config::excerpt(storage) + ": " +
                                   (err[0] ? err : "no reason given"));
         }
     }
@@ -343,7 +345,7 @@ Result<void> ModuleSet::set_param(std::string_view module, std::string_view para
         std::string loaded;
         for (const auto &m : modules_)
             loaded += (loaded.empty() ? "" : ", ") + m->name_;
-        return make_error("modparam: no loaded module matches '" + std::string(module) +
+        return make_error("modparam: no loaded module matches '" + config::excerpt(module) +
                           "' (loaded: " + (loaded.empty() ? "none" : loaded) +
                           "); modparam must come after the module's loadmodule");
     }

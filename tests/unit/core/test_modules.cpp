@@ -150,6 +150,33 @@ TEST_CASE("a setter may refuse a value with its own reason") {
     CHECK(contains(r.error().message, "at most 63 characters"));
 }
 
+TEST_CASE("modparam errors quote names and values escaped and cut short") {
+    ModuleSet set;
+    REQUIRE(set.load("test_good.so", {plugin_dir()}));
+    auto r = set.set_param("test_good", "mode", std::string("x\x1b[2J\xff"));
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message == "modparam: test_good parameter 'mode': expected one of: json, "
+                               "text; got x\\x1b[2J\\xff");
+    r = set.set_param("test_good", "col\x07our", int64_t{1});
+    REQUIRE_FALSE(r);
+    CHECK(contains(r.error().message, "has no parameter 'col\\x07our'"));
+    r = set.set_param("test_good", "count", std::string(1 << 20, '9') + "x");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.size() < 300);
+    CHECK(contains(r.error().message, "... (1048577 bytes)"));
+    r = set.set_param("nope\x1b", "x", int64_t{1});
+    REQUIRE_FALSE(r);
+    CHECK(contains(r.error().message, "no loaded module matches 'nope\\x1b'"));
+}
+
+TEST_CASE("a missing module's name is quoted escaped") {
+    ModuleSet set;
+    auto r = set.load("ev\x1b[2J.so", {"/opt/a"});
+    REQUIRE_FALSE(r);
+    CHECK(contains(r.error().message, "module 'ev\\x1b[2J.so' not found; searched:\n"
+                                      "    /opt/a/ev\\x1b[2J.so"));
+}
+
 TEST_CASE("an unknown parameter lists the valid ones") {
     ModuleSet set;
     REQUIRE(set.load("test_good.so", {plugin_dir()}));
