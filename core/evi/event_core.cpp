@@ -3,6 +3,7 @@
 #include "log/log.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <condition_variable>
 #include <deque>
@@ -166,8 +167,25 @@ struct EventCore::State {
     static constexpr size_t kMaxEvents = 1 << 20;
     mutable std::shared_mutex names_mutex;
     std::unordered_map<std::string, int> by_name;
-    std::unique_ptr<std::atomic<EventEntry *>[]> entries{
-        new std::atomic<EventEntry *>[kMaxEvents]()};
+    // id → entry without a lock: chunks of 1024 slots made as events are published, so that
+    // an evid with a few events does not hold (and zero) a table for a million.
+    static constexpr size_t kChunk = 1024;
+    using Chunk = std::array<std::atomic<EventEntry *>, kChunk>;
+    std::array<std::atomic<Chunk *>, kMaxEvents / kChunk> chunks{};
+    std::vector<std::unique_ptr<Chunk>> owned_chunks; // under names_mutex
+
+    EventEntry *at(int id) const {
+        return (*chunks[id / kChunk].load(std::memory_order_acquire))[id % kChunk].load(
+            std::memory_order_acquire);
+    }
+    void set(int id, EventEntry *e) { // under names_mutex
+        auto &slot = chunks[id / kChunk];
+        if (!slot.load(std::memory_order_relaxed)) {
+            owned_chunks.push_back(std::make_unique<Chunk>());
+            slot.store(owned_chunks.back().get(), std::memory_order_release);
+        }
+        (*slot.load(std::memory_order_relaxed))[id % kChunk].store(e, std::memory_order_release);
+    }
     std::atomic<int> count{0};
     std::vector<std::unique_ptr<EventEntry>> owned; // under names_mutex
 
@@ -340,7 +358,7 @@ Result<int> EventCore::publish(std::string_view name) {
     auto e = std::make_unique<EventEntry>();
     e->name = std::string(name);
     e->id = id;
-    state_->entries[id].store(e.get(), std::memory_order_release);
+    state_->set(id, e.get());
     state_->by_name.emplace(e->name, id);
     state_->owned.push_back(std::move(e));
     state_->count.store(id + 1, std::memory_order_release);
@@ -358,7 +376,7 @@ std::optional<int> EventCore::find(std::string_view name) const {
 EventEntry *EventCore::entry(int id) const {
     if (id < 0 || id >= state_->count.load(std::memory_order_acquire))
         return nullptr;
-    return state_->entries[id].load(std::memory_order_acquire);
+    return state_->at(id);
 }
 
 EventEntry *EventCore::entry(std::string_view name) const {
@@ -585,7 +603,7 @@ std::vector<EventInfo> EventCore::events() const {
     const int n = state_->count.load(std::memory_order_acquire);
     out.reserve(n);
     for (int i = 0; i < n; ++i) {
-        EventEntry *e = state_->entries[i].load(std::memory_order_acquire);
+        EventEntry *e = state_->at(i);
         out.push_back({e->name, e->id, e->raised.load(), e->subscribers.load()->size()});
     }
     return out;
@@ -597,7 +615,7 @@ std::vector<SubscriberInfo> EventCore::subscribers(std::optional<std::string_vie
     const int64_t now = unix_now();
     const int n = state_->count.load(std::memory_order_acquire);
     for (int i = 0; i < n; ++i) {
-        EventEntry *e = state_->entries[i].load(std::memory_order_acquire);
+        EventEntry *e = state_->at(i);
         if (event && e->name != *event)
             continue;
         for (const auto &s : *e->subscribers.load()) {
@@ -629,7 +647,7 @@ void EventCore::reap_expired() {
         std::lock_guard lock(state_->subscribe_mutex);
         const int n = state_->count.load(std::memory_order_acquire);
         for (int i = 0; i < n; ++i) {
-            EventEntry *e = state_->entries[i].load(std::memory_order_acquire);
+            EventEntry *e = state_->at(i);
             auto current = e->subscribers.load();
             if (std::none_of(current->begin(), current->end(),
                              [&](const auto &s) { return s->expired(now); }))
@@ -657,7 +675,7 @@ uint64_t EventCore::shutdown(std::chrono::milliseconds grace) {
         std::lock_guard lock(state_->subscribe_mutex);
         const int n = state_->count.load(std::memory_order_acquire);
         for (int i = 0; i < n; ++i) {
-            EventEntry *e = state_->entries[i].load(std::memory_order_acquire);
+            EventEntry *e = state_->at(i);
             auto subs = e->subscribers.load();
             all.insert(all.end(), subs->begin(), subs->end());
         }
