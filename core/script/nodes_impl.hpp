@@ -26,7 +26,7 @@ inline int64_t as_number(const Value &v, const config::Location &loc) {
     if (is_null(v)) return 0;
     const auto &s = std::get<std::string>(v);
     if (auto n = parse_int(s)) return *n;
-    runtime_error(loc, "\"" + s + "\" is not a number");
+    runtime_error(loc, "\"" + config::excerpt(s) + "\" is not a number");
 }
 
 // ---- values and pseudo-variables ------------------------------------------------------------
@@ -278,7 +278,8 @@ struct MatchNode : Node {
             try {
                 m = std::regex_search(s, std::regex(p, kRegexFlags));
             } catch (const std::regex_error &e) {
-                runtime_error(pattern->loc, "bad regular expression \"" + p + "\": " + e.what());
+                runtime_error(pattern->loc, "bad regular expression \"" + config::excerpt(p) +
+                                                "\": " + e.what());
             }
         }
         return m != negate;

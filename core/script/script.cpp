@@ -29,6 +29,12 @@ thread_local int t_nesting = 0;
 
 constexpr int kMaxRouteDepth = 100; // route() calling route() …
 
+// Runtime messages may quote values built at run time (an event name or a socket from a
+// $var): escaped like config errors, never raw control bytes in the log.
+std::string printable(const std::string &msg) {
+    return config::excerpt(msg, 4096);
+}
+
 std::string where(const Frame &f, const Location &loc) {
     return (f.route ? f.route->title : std::string("script")) + " at " + loc.str();
 }
@@ -63,7 +69,8 @@ int run_route(const Program &p, const RouteCode &r, const evi_event_t *ev) {
         r.body.exec(f);
     } catch (const ExitRequest &) {
     } catch (const ScriptError &e) {
-        log::write(log::Err, "script", "runtime error in " + where(f, e.loc) + ": " + e.message);
+        log::write(log::Err, "script",
+                   "runtime error in " + where(f, e.loc) + ": " + printable(e.message));
         return EVI_ERR;
     } catch (const std::exception &e) {
         log::write(log::Err, "script", "runtime error in " + r.title + ": " + e.what());
@@ -75,7 +82,7 @@ int run_route(const Program &p, const RouteCode &r, const evi_event_t *ev) {
 } // namespace
 
 void report(const Frame &f, const Location &loc, const std::string &msg) {
-    log::write(log::Err, "script", where(f, loc) + ": " + msg);
+    log::write(log::Err, "script", where(f, loc) + ": " + printable(msg));
 }
 
 int64_t RouteCallNode::call(Frame &f) const {

@@ -468,3 +468,15 @@ TEST_CASE("a chain of 256 operators compiles and runs") {
         sum += " + 1";
     CHECK(h.run("$avp(v) = " + sum + "; raise_event(\"E_OUT\", $avp(v));") == "E_OUT(257)");
 }
+
+TEST_CASE("a runtime error quoting a value built at run time shows its control bytes escaped") {
+    Host h;
+    h.run(R"cfg($var(n) = "E_\x1b[2J"; raise_event("E_$var(n)"); $var(s) = "rec\x07";
+             subscribe_event("E_OUT", "$var(s)"); $var(x) = 1 * "\x1b";)cfg");
+    const std::string logs = h.logs("script:");
+    CHECK(logs.find('\x1b') == std::string::npos);
+    CHECK(logs.find('\x07') == std::string::npos);
+    CHECK(logs.find("raise_event: bad event name 'E_E_\\x1b[2J'") != std::string::npos);
+    CHECK(logs.find("bad socket 'rec\\x07'") != std::string::npos);
+    CHECK(logs.find("\"\\x1b\" is not a number") != std::string::npos);
+}
