@@ -8,6 +8,7 @@
 #include "mi/server.hpp"
 
 #include <climits>
+#include <cmath>
 #include <ctime>
 #include <map>
 #include <mutex>
@@ -89,6 +90,16 @@ json event_json(const std::string &name, int id) {
     return j;
 }
 
+// A JSON number with a fraction or an exponent, truncated as OpenSIPS does; beyond the int64
+// range it saturates (casting it would be undefined behaviour).
+int64_t truncate_to_int(double d) {
+    constexpr double kLimit = 9223372036854775808.0; // 2^63
+    if (std::isnan(d)) return 0;
+    if (d >= kLimit) return INT64_MAX;
+    if (d <= -kLimit) return INT64_MIN;
+    return static_cast<int64_t>(d);
+}
+
 // An event param from a JSON value: integers stay integers (floats are truncated, as
 // OpenSIPS does), strings stay strings, anything else becomes its compact JSON text.
 EventParam event_param(std::string name, const json &v) {
@@ -99,7 +110,7 @@ EventParam event_param(std::string name, const json &v) {
     else if (v.is_number_unsigned())
         p.value = static_cast<int64_t>(v.get<uint64_t>());
     else if (v.is_number_float())
-        p.value = static_cast<int64_t>(v.get<double>());
+        p.value = truncate_to_int(v.get<double>());
     else if (v.is_string())
         p.value = v.get<std::string>();
     else

@@ -203,6 +203,16 @@ TEST_CASE_FIXTURE(Fixture, "raise_event params: numbers become ints, other value
             R"({"jsonrpc":"2.0","method":"E_A"})"});
 }
 
+TEST_CASE_FIXTURE(Fixture, "raise_event params beyond the int64 range saturate") {
+    REQUIRE(result("event_subscribe", {{"event", "E_A"}, {"socket", "test:r"}}) == "OK");
+    CHECK(result("raise_event", {{"event", "E_A"}, {"params", "[1e20, -1e300, 9.5e18, -2.5]"}}) ==
+          "OK");
+    CHECK(delivered() ==
+          std::vector<std::string>{R"({"jsonrpc":"2.0","method":"E_A","params":)"
+                                   R"([9223372036854775807,-9223372036854775808,)"
+                                   R"(9223372036854775807,-2]})"});
+}
+
 TEST_CASE_FIXTURE(Fixture, "raise_event with a string that is not a JSON object is 400") {
     REQUIRE(result("event_subscribe", {{"event", "E_A"}, {"socket", "test:r"}}) == "OK");
     CHECK(error("raise_event", {{"event", "E_A"}, {"params", "{not json"}})["code"] == 400);
