@@ -15,7 +15,9 @@ struct Location {
     std::string file;
     int line = 0; // 1-based
     int col = 0;  // 1-based
-    std::string str() const { return file + ":" + std::to_string(line) + ":" + std::to_string(col); }
+    std::string str() const {
+        return file + ":" + std::to_string(line) + ":" + std::to_string(col);
+    }
 };
 
 // "file:line:col: error: message". Control bytes (but line breaks) and invalid UTF-8 in the

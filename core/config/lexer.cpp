@@ -347,11 +347,11 @@ Result<PvRef> parse_named_pv(std::string_view text, size_t dollar, size_t name_s
     pv.text = excerpt(text.substr(pos, p - pos));
     auto needs_arg = [&](std::string_view what) -> Result<void> {
         if (!has_arg || arg.empty())
-            return fail("$" + excerpt(name) + " needs a name in parentheses: $" + excerpt(name) + "(" +
-                        std::string(what) + ")");
+            return fail("$" + excerpt(name) + " needs a name in parentheses: $" + excerpt(name) +
+                        "(" + std::string(what) + ")");
         for (char c : arg)
-            if (std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c)) ||
-                c == '(' || c == '$')
+            if (std::isspace(static_cast<unsigned char>(c)) ||
+                std::iscntrl(static_cast<unsigned char>(c)) || c == '(' || c == '$')
                 return fail("invalid name '" + excerpt(arg) + "' in " + pv.text +
                             " (no spaces, control characters, '(' or '$')");
         return {};

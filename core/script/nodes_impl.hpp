@@ -278,8 +278,8 @@ struct MatchNode : Node {
             try {
                 m = std::regex_search(s, std::regex(p, kRegexFlags));
             } catch (const std::regex_error &e) {
-                runtime_error(pattern->loc, "bad regular expression \"" + config::excerpt(p) +
-                                                "\": " + e.what());
+                runtime_error(pattern->loc,
+                              "bad regular expression \"" + config::excerpt(p) + "\": " + e.what());
             }
         }
         return m != negate;

@@ -264,8 +264,8 @@ class Compiler {
             return t;
         case PvType::Avp:
             if (pv.indexed)
-                fail(pv.loc, pv.text + " can only be read: assign $avp(" + config::excerpt(pv.name) +
-                                 ") (= pushes, := replaces)");
+                fail(pv.loc, pv.text + " can only be read: assign $avp(" +
+                                 config::excerpt(pv.name) + ") (= pushes, := replaces)");
             t.avp = true;
             t.slot = slot(avps_, pv.name);
             return t;
@@ -422,8 +422,8 @@ class Compiler {
                 try {
                     n->re.emplace(e.rhs->str.value, kRegexFlags);
                 } catch (const std::regex_error &err) {
-                    fail(e.rhs->loc, "bad regular expression \"" + config::excerpt(e.rhs->str.value) +
-                                         "\": " + err.what());
+                    fail(e.rhs->loc, "bad regular expression \"" +
+                                         config::excerpt(e.rhs->str.value) + "\": " + err.what());
                 }
             } else {
                 n->pattern = expr(*e.rhs);
@@ -466,8 +466,8 @@ class Compiler {
         if (n < min || n > max) {
             std::string range = min == max ? std::to_string(min)
                                            : std::to_string(min) + " to " + std::to_string(max);
-            fail(e.loc, config::excerpt(e.name) + " takes " + range + " argument" + (max == 1 ? "" : "s") + " " +
-                            signature + ", got " + std::to_string(n));
+            fail(e.loc, config::excerpt(e.name) + " takes " + range + " argument" +
+                            (max == 1 ? "" : "s") + " " + signature + ", got " + std::to_string(n));
         }
         for (size_t i = 0; i < n; ++i)
             if (!e.args[i] && !(e.name == "raise_event" && i == 1 && n == 3))
@@ -633,8 +633,7 @@ class Compiler {
                 continue;
             }
             const auto mc = member.find(':');
-            if (mc == std::string_view::npos || !harmless.count(member.substr(0, mc)))
-                return false;
+            if (mc == std::string_view::npos || !harmless.count(member.substr(0, mc))) return false;
         }
         return true;
     }

@@ -3,7 +3,6 @@
 #include "fuzz_event.hpp"
 #include "rmq_address.h"
 
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FuzzedDataProvider in(data, size);
     if (in.ConsumeBool()) {
@@ -24,7 +23,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     (void)a->endpoint_key();
     (void)a->endpoint_text();
     auto b = evi::rmq::Address::parse(printed, err);
-    if (!b) fuzz::fail("rabbitmq: the printed socket does not parse back", text + " -> " + printed + ": " + err);
+    if (!b)
+        fuzz::fail("rabbitmq: the printed socket does not parse back",
+                   text + " -> " + printed + ": " + err);
     if (b->host != a->host || b->port != a->port || b->vhost != a->vhost ||
         b->exchange != a->exchange || b->routing_key != a->routing_key || b->user != a->user ||
         b->persistent != a->persistent || b->tls != a->tls)

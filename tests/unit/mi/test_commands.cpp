@@ -156,7 +156,8 @@ TEST_CASE_FIXTURE(Fixture, "raise_event of an unknown event is 404 and without s
           R"({"code":480,"message":"Temporarily Unavailable"})");
 }
 
-TEST_CASE_FIXTURE(Fixture, "an event name over 64 characters is 400 saying its length and the rule") {
+TEST_CASE_FIXTURE(Fixture,
+                  "an event name over 64 characters is 400 saying its length and the rule") {
     const std::string name = "E_" + std::string(298, 'X');
     const std::string expected =
         R"({"code":400,"message":"Bad parameter value","data":"bad event name )"
@@ -207,10 +208,9 @@ TEST_CASE_FIXTURE(Fixture, "raise_event params beyond the int64 range saturate")
     REQUIRE(result("event_subscribe", {{"event", "E_A"}, {"socket", "test:r"}}) == "OK");
     CHECK(result("raise_event", {{"event", "E_A"}, {"params", "[1e20, -1e300, 9.5e18, -2.5]"}}) ==
           "OK");
-    CHECK(delivered() ==
-          std::vector<std::string>{R"({"jsonrpc":"2.0","method":"E_A","params":)"
-                                   R"([9223372036854775807,-9223372036854775808,)"
-                                   R"(9223372036854775807,-2]})"});
+    CHECK(delivered() == std::vector<std::string>{R"({"jsonrpc":"2.0","method":"E_A","params":)"
+                                                  R"([9223372036854775807,-9223372036854775808,)"
+                                                  R"(9223372036854775807,-2]})"});
 }
 
 TEST_CASE_FIXTURE(Fixture, "raise_event with a string that is not a JSON object is 400") {

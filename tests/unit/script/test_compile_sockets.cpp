@@ -36,8 +36,8 @@ struct Host {
         }
         auto r = app.modules.init_all(*app.services);
         REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
-        dir = std::filesystem::temp_directory_path() /
-              ("evi-sockets-" + std::to_string(::getpid()));
+        dir =
+            std::filesystem::temp_directory_path() / ("evi-sockets-" + std::to_string(::getpid()));
         std::filesystem::remove_all(dir);
         std::filesystem::create_directories(dir);
     }

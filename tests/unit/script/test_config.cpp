@@ -403,8 +403,9 @@ TEST_CASE("an excerpt escapes control bytes and invalid UTF-8, keeps valid UTF-8
     CHECK(excerpt("tab\there\r\n") == "tab\\there\\r\\n");
     CHECK(excerpt("caf\xc3\xa9 \xe2\x82\xac") == "caf\xc3\xa9 \xe2\x82\xac");
     CHECK(excerpt("\xff\xc3(\xed\xa0\x80") == "\\xff\\xc3(\\xed\\xa0\\x80"); // bad, surrogate
-    CHECK(excerpt("\xc2\x9b" "2J") == "\\xc2\\x9b2J");                        // C1 CSI
-    CHECK(excerpt("\xc0\xaf") == "\\xc0\\xaf");                               // overlong '/'
+    CHECK(excerpt("\xc2\x9b"
+                  "2J") == "\\xc2\\x9b2J");     // C1 CSI
+    CHECK(excerpt("\xc0\xaf") == "\\xc0\\xaf"); // overlong '/'
 }
 
 TEST_CASE("an excerpt is cut at its limit, never inside a UTF-8 character") {
@@ -417,7 +418,8 @@ TEST_CASE("syntax errors quote the input with control bytes escaped") {
           "t.cfg:1:1: error: unexpected string \"\\x1b]0;pwned\\x07\" at top level (expected "
           "`name = value`, loadmodule, modparam, startup_route, timer_route, route or "
           "event_route)");
-    CHECK(parse_error("startup_route { $var(a\x1b" "b) = 1; }") ==
+    CHECK(parse_error("startup_route { $var(a\x1b"
+                      "b) = 1; }") ==
           "t.cfg:1:17: error: invalid name 'a\\x1bb' in $var(a\\x1bb) (no spaces, control "
           "characters, '(' or '$')");
     CHECK(parse_error("route[\"r\x1b\"] { exit; }\nroute[\"r\x1b\"] { exit; }") ==
