@@ -1,6 +1,8 @@
 // event_rabbitmq: publishes events to a RabbitMQ broker (AMQP 0-9-1, rabbitmq-c).
 // The C ABI glue: parameters, the "rabbitmq" transport, lifecycle. Nothing is thrown across
 // this boundary: every entry point catches.
+#include <amqp_ssl_socket.h>
+
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -276,6 +278,9 @@ void rmq_destroy() {
         conns.swap(m.connections);
     }
     conns.clear(); // joins any thread still running
+    // rabbitmq-c keeps a process-wide OpenSSL BIO method once TLS was used: free it, or it
+    // leaks each time evid unloads this module.
+    amqp_uninitialize_ssl_library();
     m.host = nullptr;
 }
 
