@@ -112,7 +112,7 @@ class Lifecycle(evitest.EvidTestCase):
         import subprocess
         v = subprocess.run([evitest.EVID, "-V"], capture_output=True, text=True)
         self.assertEqual(v.returncode, 0)
-        self.assertRegex(v.stdout, r"^evid \d+\.\d+\.\d+ \(plugin ABI 1\.0\)")
+        self.assertRegex(v.stdout, r"^evid \d+\.\d+\.\d+ \(plugin ABI 1\.1\)")
         h = subprocess.run([evitest.EVID, "-h"], capture_output=True, text=True)
         self.assertIn("-c", h.stdout)
 
