@@ -92,7 +92,10 @@ Got get_int(const Params &params, const char *name, int64_t &out) {
     }
     if (it->is_number_float()) {
         double d = it->get<double>();
-        if (d != static_cast<double>(static_cast<int64_t>(d))) return Got::Bad;
+        // Only a whole number inside int64_t's range converts (the cast is undefined outside).
+        if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) ||
+            d != static_cast<double>(static_cast<int64_t>(d)))
+            return Got::Bad;
         out = static_cast<int64_t>(d);
         return Got::Ok;
     }

@@ -5,7 +5,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from evitest import EvidTestCase, free_port, wait_for  # noqa: E402
+from evitest import EvidTestCase, check_config, free_port, wait_for  # noqa: E402
 from rpc_peers import JsonRpcPeer, RawHttpPeer, XmlRpcPeer  # noqa: E402
 
 
@@ -248,12 +248,12 @@ class TestXmlRpcFailures(XmlRpcCase):
         self.assertEqual(sub["delivered"], 0)
         self.assertIn("no response before the timeout", e.log())
 
-    def test_malformed_socket_in_the_script_is_refused_with_the_reason(self):
-        e = self.evid(xmlrpc_config([("E_XR", "xmlrpc:127.0.0.1:%d" % free_port())]))
-        self.assertTrue(e.wait_log("missing ':METHOD' (expected HOST:PORT[/PATH]:METHOD)"),
-                        e.log())
-        events = e.mi("subscribers_list")["result"]["Events"]
-        self.assertEqual([s for ev in events for s in ev["Subscribers"]], [])
+    def test_malformed_socket_in_the_script_is_a_config_error_with_the_reason(self):
+        port = free_port()
+        rc, err, _ = check_config(xmlrpc_config([("E_XR", "xmlrpc:127.0.0.1:%d" % port)]))
+        self.assertEqual(rc, 1, err)
+        self.assertRegex(err, r":\d+:\d+: error: bad socket 'xmlrpc:127\.0\.0\.1:%d': "
+                              r"missing ':METHOD' \(expected HOST:PORT\[/PATH\]:METHOD\)" % port)
 
     def test_malformed_socket_over_mi_is_a_bad_parameter(self):
         peer = self.peer()

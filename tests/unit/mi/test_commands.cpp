@@ -204,6 +204,13 @@ TEST_CASE_FIXTURE(Fixture, "raise_event params: numbers become ints, other value
             R"({"jsonrpc":"2.0","method":"E_A"})"});
 }
 
+TEST_CASE_FIXTURE(Fixture, "an expire beyond the int64 range is invalid params, not a wrap") {
+    CHECK(error("event_subscribe",
+                {{"event", "E_A"}, {"socket", "test:x"}, {"expire", 1e20}})["code"] == -32602);
+    CHECK(error("event_subscribe",
+                {{"event", "E_A"}, {"socket", "test:x"}, {"expire", -1e300}})["code"] == -32602);
+}
+
 TEST_CASE_FIXTURE(Fixture, "raise_event params beyond the int64 range saturate") {
     REQUIRE(result("event_subscribe", {{"event", "E_A"}, {"socket", "test:r"}}) == "OK");
     CHECK(result("raise_event", {{"event", "E_A"}, {"params", "[1e20, -1e300, 9.5e18, -2.5]"}}) ==
