@@ -1,6 +1,7 @@
 // evid: the EVI host. Reads an OpenSIPS-style config, loads transport modules, runs the script
 // and the management interface, and delivers events until SIGTERM/SIGINT.
 #include "app.hpp"
+#include "config/ast.hpp"
 #include "config/parser.hpp"
 #include "log/log.hpp"
 #include "mi/core_events.hpp"
@@ -103,7 +104,10 @@ int run(const Options &opt) {
                                                        *app.runtime, app.commands);
 
     auto fail = [&](const std::string &msg) {
-        std::fprintf(stderr, "%s: error: %s\n", opt.config.c_str(), msg.c_str());
+        // Module and listener messages may quote configured values: never echo a raw control
+        // byte to the terminal.
+        std::fprintf(stderr, "%s: error: %s\n", opt.config.c_str(),
+                     evi::config::excerpt(msg, 4096).c_str());
         app.events->shutdown(std::chrono::milliseconds(0));
         app.events.reset();
         app.modules.destroy_all();

@@ -108,6 +108,12 @@ class ConfigLimitsTest(unittest.TestCase):
     def test_a_nul_byte_is_an_error_at_its_position(self):
         self.assert_clean_error(b"log_level = 2\nlog_\x00level = 3\n", line=2)
 
+    def test_a_control_byte_in_a_listener_address_is_echoed_escaped(self):
+        rc, err, path, _ = self.check(b'mi_listen = "\x1b[2J:1"\n')
+        self.assertEqual(rc, 1, err)
+        self.assertIn('mi_listen "\\x1b[2J:1"', err)
+        self.assertNotIn("\x1b", err)
+
     def test_a_nul_byte_inside_a_string_is_an_error_or_kept(self):
         rc, err, _, _ = self.check(b'startup_route { xlog("a\x00b"); }\n')
         self.assertIn(rc, (0, 1), err)
