@@ -1,5 +1,7 @@
 #include "evi/event_core.hpp"
 
+#include "config/ast.hpp"
+
 #include "log/log.hpp"
 
 #include <algorithm>
@@ -343,10 +345,8 @@ EventCore::~EventCore() {
 }
 
 Result<int> EventCore::publish(std::string_view name) {
-    if (!valid_event_name(name)) {
-        return make_error("bad event name '" + std::string(name) +
-                          "': expected 1 to 64 characters of letters, digits, '_', '.', ':', '-'");
-    }
+    if (!valid_event_name(name))
+        return make_error(config::event_name_problem(name)); // quotes the name safely
     std::unique_lock lock(state_->names_mutex);
     auto it = state_->by_name.find(std::string(name));
     if (it != state_->by_name.end())
@@ -387,7 +387,7 @@ EventEntry *EventCore::entry(std::string_view name) const {
 Result<size_t> EventCore::raise(std::string_view name, const evi_param_t *params, size_t n) {
     EventEntry *e = entry(name);
     if (!e)
-        return make_error("event '" + std::string(name) + "' is not published");
+        return make_error("event '" + config::excerpt(name) + "' is not published");
     return raise(e->id, params, n);
 }
 
@@ -537,7 +537,7 @@ int EventCore::deliver_now(Socket &socket, const evi_event_t &ev) {
 Result<SubscribeOutcome> EventCore::subscribe(std::string_view event, std::string_view socket,
                                               std::chrono::seconds expire, bool from_mi) {
     if (!entry(event))
-        return make_error("event '" + std::string(event) + "' is not published");
+        return make_error("event '" + config::excerpt(event) + "' is not published");
     auto sock = transports_.open(socket, from_mi);
     if (!sock)
         return sock.error();
@@ -549,7 +549,7 @@ Result<SubscribeOutcome> EventCore::subscribe(std::string_view event,
                                               std::chrono::seconds expire) {
     EventEntry *e = entry(event);
     if (!e)
-        return make_error("event '" + std::string(event) + "' is not published");
+        return make_error("event '" + config::excerpt(event) + "' is not published");
     if (state_->stopped.load())
         return make_error("not subscribed: shutting down");
     const int64_t expire_at = expire.count() > 0 ? unix_now() + expire.count() : 0;
@@ -574,7 +574,7 @@ Result<void> EventCore::unsubscribe(std::string_view event, std::string_view soc
                                     bool from_mi) {
     EventEntry *e = entry(event);
     if (!e)
-        return make_error("event '" + std::string(event) + "' is not published");
+        return make_error("event '" + config::excerpt(event) + "' is not published");
     auto probe = transports_.open(socket, from_mi);
     std::shared_ptr<Subscriber> removed;
     {
@@ -589,8 +589,8 @@ Result<void> EventCore::unsubscribe(std::string_view event, std::string_view soc
                 next->push_back(s);
         }
         if (!removed)
-            return make_error("no subscriber '" + std::string(socket) + "' for event '" +
-                              std::string(event) + "'");
+            return make_error("no subscriber '" + config::excerpt(socket, 256) + "' for event '" +
+                              config::excerpt(event) + "'");
         e->subscribers.store(std::move(next));
     }
     // Stop the worker off this thread: a blocking delivery in progress may take a while.
