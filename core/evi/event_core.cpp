@@ -84,6 +84,7 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
                 return false;
             }
             queue_.push_back(ev);
+            queue_len_.store(queue_.size(), std::memory_order_relaxed);
             wake = sleeping_;
             sleeping_ = false;
         }
@@ -91,6 +92,15 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
             cv_.notify_one();
         return true;
     }
+
+    // The queue was full a moment ago: the raiser need not copy the event for it (the drop is
+    // counted by drop()). A racy read: at worst one event is dropped as the worker frees room.
+    bool full() const {
+        const size_t taken = taken_.load(std::memory_order_relaxed);
+        return queue_len_.load(std::memory_order_relaxed) + (taken > 0 ? taken - 1 : 0) >=
+               core_.options().queue_size;
+    }
+    void drop() { dropped.fetch_add(1, std::memory_order_relaxed); }
 
     // Stop the worker; what it has not handed to the transport stays in the queue (pending()).
     void stop_worker() {
@@ -148,6 +158,7 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
     bool stopping_ = false;         // under mutex_
     bool sleeping_ = false;         // under mutex_: the worker waits for work
     std::atomic<bool> stop_now_{false};
+    std::atomic<size_t> queue_len_{0}; // queue_.size(), for full() without the lock
     // Taken from the queue by the worker and not finished yet, the current one included;
     // written by the worker only.
     std::atomic<size_t> taken_{0};
@@ -266,9 +277,11 @@ void Subscriber::run() {
     for (;;) {
         {
             std::unique_lock lock(mutex_);
-            if (!batch.empty()) // stopped in the middle: give back what was not delivered
+            if (!batch.empty()) { // stopped in the middle: give back what was not delivered
                 queue_.insert(queue_.begin(), std::make_move_iterator(batch.begin()),
                               std::make_move_iterator(batch.end()));
+                queue_len_.store(queue_.size(), std::memory_order_relaxed);
+            }
             batch.clear();
             taken_.store(0, std::memory_order_relaxed);
             if (queue_.empty())
@@ -281,6 +294,7 @@ void Subscriber::run() {
             if (stopping_)
                 return;
             batch.swap(queue_);
+            queue_len_.store(0, std::memory_order_relaxed);
             taken_.store(batch.size(), std::memory_order_relaxed);
         }
         while (!batch.empty() && !stop_now_.load(std::memory_order_relaxed)) {
@@ -417,8 +431,11 @@ Result<size_t> EventCore::raise(int id, const evi_param_t *params, size_t n) {
         if (s->expired(now))
             continue;
         ++live;
-        want_json |= s->socket().wants_json();
-        want_copy |= !s->socket().inline_delivery();
+        // A queued subscriber whose queue is full gets no copy: the event is dropped for it.
+        if (s->socket().inline_delivery() || !s->full()) {
+            want_json |= s->socket().wants_json();
+            want_copy |= !s->socket().inline_delivery();
+        }
     }
     if (live == 0)
         return size_t{0};
@@ -438,7 +455,10 @@ Result<size_t> EventCore::raise(int id, const evi_param_t *params, size_t n) {
             continue;
         Socket &sock = s->socket();
         if (!sock.inline_delivery()) {
-            s->enqueue(owned);
+            if (owned)
+                s->enqueue(owned);
+            else
+                s->drop();
             continue;
         }
         const auto t0 = timed ? Clock::now() : Clock::time_point{};
