@@ -167,10 +167,7 @@ class Lexer {
         t.str.raw = quote == '\'';
         size_t start = pos_;
         advance();
-        auto push = [&](char c, const Location &at) {
-            t.str.value.push_back(c);
-            t.str.positions.push_back(at);
-        };
+        auto push = [&](char c, const Location &at) { t.str.push(c, at); };
         for (;;) {
             if (pos_ >= text_.size())
                 return error(t.loc,

@@ -614,7 +614,7 @@ Result<std::vector<FormatPart>> split_format(const StrLiteral &s) {
             literal().push_back(v[i++]);
             continue;
         }
-        Location at = i < s.positions.size() ? s.positions[i] : s.end;
+        Location at = s.at(i);
         auto pv = parse_pv(v, i, at);
         if (!pv) return pv.error();
         FormatPart part;

@@ -4,6 +4,7 @@
 
 #include "config/ast.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -49,13 +50,36 @@ enum class Op {
 struct Expr;
 using ExprPtr = std::unique_ptr<Expr>;
 
-// A decoded string literal, with the source position of every decoded byte so that a
-// pseudo-variable inside it can be reported where it was written.
+// A decoded string literal that knows the source position of every decoded byte, so that a
+// pseudo-variable inside it can be reported where it was written. Positions are kept as
+// marks, one where the byte-per-column run breaks (an escape, a line break in the literal),
+// not one per byte: a 10 MB literal costs a few marks, not 10 million Locations.
 struct StrLiteral {
+    struct Mark {
+        size_t offset; // value[offset] is at line:col; the bytes after it follow one column each
+        int line;
+        int col;
+    };
     std::string value;
-    std::vector<Location> positions; // positions[i] is where value[i] came from
-    Location end;                    // the closing quote
-    bool raw = false;                // 'single quoted': no escapes, no $-expansion
+    std::vector<Mark> marks; // ascending offsets
+    Location end;            // the closing quote (its file is the literal's file)
+    bool raw = false;        // 'single quoted': no escapes, no $-expansion
+
+    // Appends one decoded byte that came from `at` (same file as the literal).
+    void push(char c, const Location &at) {
+        if (marks.empty() || marks.back().line != at.line ||
+            marks.back().col + static_cast<int>(value.size() - marks.back().offset) != at.col)
+            marks.push_back(Mark{value.size(), at.line, at.col});
+        value.push_back(c);
+    }
+    // Where value[i] came from; the closing quote for i past the end.
+    Location at(size_t i) const {
+        if (i >= value.size() || marks.empty()) return end;
+        auto it = std::upper_bound(marks.begin(), marks.end(), i,
+                                   [](size_t v, const Mark &m) { return v < m.offset; });
+        const Mark &m = *(it - 1);
+        return Location{end.file, m.line, m.col + static_cast<int>(i - m.offset)};
+    }
 };
 
 struct Expr {

@@ -644,7 +644,7 @@ class Compiler {
             fail(a.loc, "fetch_event_params takes a quoted list such as \"ip=$avp(ip);$var(x)\"");
         const auto &s = a.str;
         auto n = node<FetchParamsNode>(a.loc);
-        auto at = [&](size_t i) { return i < s.positions.size() ? s.positions[i] : s.end; };
+        auto at = [&](size_t i) { return s.at(i); };
         size_t i = 0, position = 0;
         const std::string &v = s.value;
         while (i <= v.size()) {
