@@ -326,9 +326,18 @@ class Parser {
             s->kind = StmtKind::If;
             s->expr = condition("if");
             s->body = body_or_statement();
-            if (peek().is_ident("else")) {
+            while (peek().is_ident("else")) {
                 next();
+                if (peek().is_ident("if")) { // one more arm of this chain, not a nested if
+                    Stmt::ElseIf arm;
+                    arm.loc = next().loc;
+                    arm.cond = condition("if");
+                    arm.body = body_or_statement();
+                    s->else_ifs.push_back(std::move(arm));
+                    continue;
+                }
                 s->else_body = body_or_statement();
+                break;
             }
             return s;
         }

@@ -109,6 +109,14 @@ struct Stmt {
     PvRef target;         // Assign
     bool replace = false; // Assign: ':='
     std::vector<StmtPtr> body, else_body;
+    // If: the `else if (…) …` arms between body and else_body, kept flat so that a chain of
+    // any length nests (and recurses) no deeper than one if.
+    struct ElseIf {
+        Location loc; // the `if` after `else`
+        ExprPtr cond;
+        std::vector<StmtPtr> body;
+    };
+    std::vector<ElseIf> else_ifs;
 };
 
 enum class RouteKind { Startup, Timer, Route, Event };

@@ -520,6 +520,21 @@ struct IfAction : Action {
     }
 };
 
+// if … else if … else if … else: the arms in order, the first true one runs.
+struct IfChainAction : Action {
+    struct Arm {
+        NodePtr cond;
+        Block block;
+    };
+    std::vector<Arm> arms;
+    Block else_block;
+    Flow exec(Frame &f) const override {
+        for (const auto &arm : arms)
+            if (arm.cond->test(f)) return arm.block.exec(f);
+        return else_block.exec(f);
+    }
+};
+
 struct WhileAction : Action {
     NodePtr cond;
     Block body;

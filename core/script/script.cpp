@@ -224,6 +224,14 @@ class Compiler {
             return a;
         }
         case StmtKind::If: {
+            if (!s.else_ifs.empty()) {
+                auto a = action<IfChainAction>(s);
+                a->arms.push_back({expr(*s.expr), block(s.body)});
+                for (const auto &arm : s.else_ifs)
+                    a->arms.push_back({expr(*arm.cond), block(arm.body)});
+                a->else_block = block(s.else_body);
+                return a;
+            }
             auto a = action<IfAction>(s);
             a->cond = expr(*s.expr);
             a->then_block = block(s.body);

@@ -111,6 +111,27 @@ TEST_CASE("if / else if / else pick one branch") {
         raise_event("E_OUT", , $avp(v));)") == R"(E_OUT("many","one","zero"))");
 }
 
+TEST_CASE("an else-if chain of 5,000 arms is one level deep: it compiles and picks the right arm") {
+    Host h;
+    std::string src = "$var(i) = 0;\nwhile ($var(i) < 3) {\n  if ($var(i) == 100000) $avp(v) = -1;\n";
+    for (int k = 1; k <= 5000; ++k)
+        src += "  else if ($var(i) + 4998 == " + std::to_string(k) + ") $avp(v) = " +
+               std::to_string(k) + ";\n";
+    src += "  else $avp(v) = \"none\";\n  $var(i) = $var(i) + 1;\n}\n"
+           "raise_event(\"E_OUT\", , $avp(v));";
+    // i = 0, 1, 2: arms 4998, 4999, 5000 (the newest AVP value comes first).
+    CHECK(h.run(src) == "E_OUT(5000,4999,4998)");
+}
+
+TEST_CASE("else followed by a braced if still nests, and works the same") {
+    Host h;
+    CHECK(h.run(R"(
+        $var(i) = 2;
+        if ($var(i) == 0) $avp(v) = "zero";
+        else { if ($var(i) == 1) $avp(v) = "one"; else if ($var(i) == 2) $avp(v) = "two"; }
+        raise_event("E_OUT", , $avp(v));)") == R"(E_OUT("two"))");
+}
+
 TEST_CASE("while loops until its condition is false") {
     Host h;
     CHECK(h.run(R"($var(i) = 0; while ($var(i) < 1000) $var(i) = $var(i) + 1;
