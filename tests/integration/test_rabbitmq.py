@@ -12,6 +12,7 @@ import time
 import unittest
 
 from evitest import PLUGINS, EvidTestCase, wait_for
+import fault_peers
 import rabbit_peer
 
 broker = None
@@ -386,6 +387,65 @@ class BrokerOutages(RabbitTestCase):
         self.assertEqual((s["delivered"], s["failed"]), (1, 3))
         got = [json.loads(m.body)["params"]["n"] for m in broker.consume("q_age", 10, 500)]
         self.assertEqual(got, [3])
+
+
+class DnsOutage(RabbitTestCase):
+    """A broker host name that stops resolving (issue 8), through the real resolver: evid runs
+    in a private mount namespace whose /etc/hosts this test rewrites (fault_peers). The module
+    resolves at each (re)connect: events wait in the module and the host, and arrive once the
+    name resolves again."""
+    NAME = "evi-broker.test"
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="evi-rmq-dns-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        why = fault_peers.why_no_private_hosts(self.tmp)
+        if why:
+            self.skipTest(why)
+        self.hosts = fault_peers.HostsFile(self.tmp)
+        self.hosts.set({self.NAME: "127.0.0.1"})
+        self.resolv = fault_peers.resolv_conf(self.tmp)
+
+    def tearDown(self):
+        self.ensure_broker_running()
+
+    def test_events_raised_while_the_broker_name_does_not_resolve_arrive_once_it_does(self):
+        broker.peer("delete", "q_dns", "queue", "q_dns", "durable")
+        wrapper = fault_peers.private_hosts_evid(self.tmp, self.hosts, self.resolv)
+        e = self.evid(config("rabbitmq:%s:%d/persistent?q_dns" % (self.NAME, broker.port),
+                             'modparam("event_rabbitmq", "connect_timeout", 200)\n'),
+                      binary=wrapper)
+        self.assertTrue(fault_peers.is_evid(e), "the wrapper did not exec evid")
+        for i in range(3):
+            self.raise_hello_n(e, i)
+        s = self.wait_outcomes(e, 3)
+        self.assertEqual((s["delivered"], s["failed"]), (3, 0), s)
+
+        # The name goes away, then the connection breaks: evid must reconnect, and cannot.
+        self.hosts.set({})
+        broker.stop()
+        broker.start()
+        for i in range(3, 8):
+            self.raise_hello_n(e, i)
+        self.assertTrue(e.wait_log("cannot connect to broker", timeout=20), e.log()[-3000:])
+        line = [l for l in e.log().splitlines() if "cannot connect to broker" in l][-1]
+        self.assertIn(self.NAME, line)
+        self.assertRegex(line, r"(?i)hostname|resolv|lookup")
+        time.sleep(1)
+        s = subscriber(e)
+        self.assertEqual((s["delivered"], s["failed"], s["dropped"]), (3, 0, 0), s)
+        self.assertTrue(e.alive())
+
+        # The name resolves again: the waiting events arrive, in order, none lost.
+        self.hosts.set({self.NAME: "127.0.0.1"})
+        s = self.wait_outcomes(e, 8, timeout=40)
+        self.assertEqual((s["delivered"], s["failed"], s["dropped"]), (8, 0, 0), s)
+        got = [json.loads(m.body)["params"]["n"] for m in broker.consume("q_dns", 20, 500)]
+        self.assertEqual(got, list(range(8)))
+
+    def raise_hello_n(self, e, n):
+        r = e.mi("raise_event", {"event": "E_RMQ", "params": {"n": n}})
+        self.assertEqual(r.get("result"), "OK", r)
 
 
 class Tls(RabbitTestCase):
