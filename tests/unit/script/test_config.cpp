@@ -348,12 +348,12 @@ TEST_CASE("positions inside a literal survive escapes, line breaks and a long ru
     auto t = lex("x(\"\\x41\\\"b\nc " + long_run + " $nope\")");
     const auto &s = t[2].str;
     REQUIRE(s.value.size() == 3 + 3 + long_run.size() + 6);
-    CHECK(s.at(0).str() == "t.cfg:1:4");  // \x41
-    CHECK(s.at(1).str() == "t.cfg:1:8");  // \"
-    CHECK(s.at(2).str() == "t.cfg:1:10"); // b
-    CHECK(s.at(3).str() == "t.cfg:1:11"); // the line break itself
-    CHECK(s.at(4).str() == "t.cfg:2:1");  // c
-    CHECK(s.at(6 + 99999).str() == "t.cfg:2:100002"); // the last a
+    CHECK(s.at(0).str() == "t.cfg:1:4");                   // \x41
+    CHECK(s.at(1).str() == "t.cfg:1:8");                   // \"
+    CHECK(s.at(2).str() == "t.cfg:1:10");                  // b
+    CHECK(s.at(3).str() == "t.cfg:1:11");                  // the line break itself
+    CHECK(s.at(4).str() == "t.cfg:2:1");                   // c
+    CHECK(s.at(6 + 99999).str() == "t.cfg:2:100002");      // the last a
     CHECK(s.at(s.value.size()).str() == "t.cfg:2:100009"); // the closing quote
     CHECK(s.marks.size() <= 4);
     auto parts = split_format(s);

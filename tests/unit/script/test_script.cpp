@@ -113,10 +113,11 @@ TEST_CASE("if / else if / else pick one branch") {
 
 TEST_CASE("an else-if chain of 5,000 arms is one level deep: it compiles and picks the right arm") {
     Host h;
-    std::string src = "$var(i) = 0;\nwhile ($var(i) < 3) {\n  if ($var(i) == 100000) $avp(v) = -1;\n";
+    std::string src =
+        "$var(i) = 0;\nwhile ($var(i) < 3) {\n  if ($var(i) == 100000) $avp(v) = -1;\n";
     for (int k = 1; k <= 5000; ++k)
-        src += "  else if ($var(i) + 4998 == " + std::to_string(k) + ") $avp(v) = " +
-               std::to_string(k) + ";\n";
+        src += "  else if ($var(i) + 4998 == " + std::to_string(k) +
+               ") $avp(v) = " + std::to_string(k) + ";\n";
     src += "  else $avp(v) = \"none\";\n  $var(i) = $var(i) + 1;\n}\n"
            "raise_event(\"E_OUT\", , $avp(v));";
     // i = 0, 1, 2: arms 4998, 4999, 5000 (the newest AVP value comes first).
