@@ -5,8 +5,10 @@ Stdlib only."""
 import json
 import os
 import shlex
+import shutil
 import stat
 import subprocess
+import tempfile
 
 from evitest import EVID
 from local_peers import mi_ok
@@ -99,6 +101,21 @@ def why_no_private_hosts(tmpdir):
         return "cannot bind-mount a private /etc/hosts (unshare -m + mount --bind): %s" % (
             p.stderr.decode(errors="replace").strip() or "exit %d" % p.returncode)
     return None
+
+
+def private_hosts(testcase, names, prefix="evi-dns-"):
+    """Set-up for a test whose evid resolves through its own /etc/hosts: a temp dir (removed
+    at clean-up), a HostsFile holding `names` ({hostname: address}) and a resolv.conf that
+    fails fast. Skips the test where no private mount namespace can be made.
+    Returns (tmpdir, hosts, resolv)."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    testcase.addCleanup(shutil.rmtree, tmp, True)
+    why = why_no_private_hosts(tmp)
+    if why:
+        testcase.skipTest(why)
+    hosts = HostsFile(tmp)
+    hosts.set(names)
+    return tmp, hosts, resolv_conf(tmp)
 
 
 def private_hosts_evid(tmpdir, hosts, resolv):

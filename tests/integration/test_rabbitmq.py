@@ -397,14 +397,8 @@ class DnsOutage(RabbitTestCase):
     NAME = "evi-broker.test"
 
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="evi-rmq-dns-")
-        self.addCleanup(shutil.rmtree, self.tmp, True)
-        why = fault_peers.why_no_private_hosts(self.tmp)
-        if why:
-            self.skipTest(why)
-        self.hosts = fault_peers.HostsFile(self.tmp)
-        self.hosts.set({self.NAME: "127.0.0.1"})
-        self.resolv = fault_peers.resolv_conf(self.tmp)
+        self.tmp, self.hosts, self.resolv = fault_peers.private_hosts(
+            self, {self.NAME: "127.0.0.1"}, "evi-rmq-dns-")
 
     def tearDown(self):
         self.ensure_broker_running()

@@ -11,9 +11,7 @@ What each transport does with names (plugins/*/README.md):
   resolver delays that worker only, never the raiser."""
 import json
 import os
-import shutil
 import socket
-import tempfile
 import time
 import unittest
 
@@ -28,14 +26,8 @@ NAME = "evi-peer.test"
 
 class DnsTest(EvidTestCase):
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="evi-rel-dns-")
-        self.addCleanup(shutil.rmtree, self.tmp, True)
-        why = fault_peers.why_no_private_hosts(self.tmp)
-        if why:
-            self.skipTest(why)
-        self.hosts = fault_peers.HostsFile(self.tmp)
-        self.hosts.set({NAME: "127.0.0.1"})
-        self.resolv = fault_peers.resolv_conf(self.tmp)
+        self.tmp, self.hosts, self.resolv = fault_peers.private_hosts(
+            self, {NAME: "127.0.0.1"}, "evi-rel-dns-")
         self.sink = DatagramSink("udp4")
         self.addCleanup(self.sink.close)
 
