@@ -167,7 +167,6 @@ class Lexer {
         t.str.raw = quote == '\'';
         size_t start = pos_;
         advance();
-        auto push = [&](char c, const Location &at) { t.str.push(c, at); };
         for (;;) {
             if (pos_ >= text_.size())
                 return error(t.loc,
@@ -180,7 +179,7 @@ class Lexer {
                 break;
             }
             if (c != '\\' || t.str.raw) {
-                push(c, at);
+                t.str.push(c, at);
                 advance();
                 continue;
             }
@@ -191,27 +190,27 @@ class Lexer {
             char e = text_[pos_];
             switch (e) {
             case 'n':
-                push('\n', at);
+                t.str.push('\n', at);
                 advance();
                 break;
             case 'r':
-                push('\r', at);
+                t.str.push('\r', at);
                 advance();
                 break;
             case 't':
-                push('\t', at);
+                t.str.push('\t', at);
                 advance();
                 break;
             case '\\':
-                push('\\', at);
+                t.str.push('\\', at);
                 advance();
                 break;
             case '"':
-                push('"', at);
+                t.str.push('"', at);
                 advance();
                 break;
             case '\'':
-                push('\'', at);
+                t.str.push('\'', at);
                 advance();
                 break;
             case 'x': {
@@ -223,13 +222,13 @@ class Lexer {
                     ++n;
                 }
                 if (n == 0) return error(at, "'\\x' needs one or two hex digits, as in \\xc3");
-                push(static_cast<char>(v), at);
+                t.str.push(static_cast<char>(v), at);
                 break;
             }
             default:
                 // As OpenSIPS: an unknown escape keeps its backslash ("\." stays a regex escape).
-                push('\\', at);
-                push(e, here());
+                t.str.push('\\', at);
+                t.str.push(e, here());
                 advance();
             }
         }

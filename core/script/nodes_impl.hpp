@@ -512,16 +512,9 @@ struct AssignAction : Action {
     }
 };
 
+// if … else if … else if … else: the arms in order, the first true one runs (a plain if has
+// one arm).
 struct IfAction : Action {
-    NodePtr cond;
-    Block then_block, else_block;
-    Flow exec(Frame &f) const override {
-        return cond->test(f) ? then_block.exec(f) : else_block.exec(f);
-    }
-};
-
-// if … else if … else if … else: the arms in order, the first true one runs.
-struct IfChainAction : Action {
     struct Arm {
         NodePtr cond;
         Block block;

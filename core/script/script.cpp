@@ -224,17 +224,10 @@ class Compiler {
             return a;
         }
         case StmtKind::If: {
-            if (!s.else_ifs.empty()) {
-                auto a = action<IfChainAction>(s);
-                a->arms.push_back({expr(*s.expr), block(s.body)});
-                for (const auto &arm : s.else_ifs)
-                    a->arms.push_back({expr(*arm.cond), block(arm.body)});
-                a->else_block = block(s.else_body);
-                return a;
-            }
             auto a = action<IfAction>(s);
-            a->cond = expr(*s.expr);
-            a->then_block = block(s.body);
+            a->arms.push_back({expr(*s.expr), block(s.body)});
+            for (const auto &arm : s.else_ifs)
+                a->arms.push_back({expr(*arm.cond), block(arm.body)});
             a->else_block = block(s.else_body);
             return a;
         }
@@ -652,7 +645,6 @@ class Compiler {
             fail(a.loc, "fetch_event_params takes a quoted list such as \"ip=$avp(ip);$var(x)\"");
         const auto &s = a.str;
         auto n = node<FetchParamsNode>(a.loc);
-        auto at = [&](size_t i) { return s.at(i); };
         size_t i = 0, position = 0;
         const std::string &v = s.value;
         while (i <= v.size()) {
@@ -664,8 +656,8 @@ class Compiler {
             while (e2 > b && std::isspace(static_cast<unsigned char>(v[e2 - 1])))
                 --e2;
             if (b == e2)
-                fail(at(b), "empty item in the fetch_event_params list (expected "
-                            "[name=]$avp(…) or $var(…))");
+                fail(s.at(b), "empty item in the fetch_event_params list (expected "
+                              "[name=]$avp(…) or $var(…))");
             FetchParamsNode::Item item;
             size_t dollar = v.find('$', b);
             size_t eq = v.find('=', b);
@@ -675,19 +667,19 @@ class Compiler {
                 while (!item.name.empty() &&
                        std::isspace(static_cast<unsigned char>(item.name.back())))
                     item.name.pop_back();
-                if (item.name.empty()) fail(at(b), "missing parameter name before '='");
+                if (item.name.empty()) fail(s.at(b), "missing parameter name before '='");
                 dollar = eq + 1;
                 while (dollar < e2 && std::isspace(static_cast<unsigned char>(v[dollar])))
                     ++dollar;
             }
             if (dollar == std::string::npos || dollar >= e2 || v[dollar] != '$')
-                fail(at(b), "expected $avp(…) or $var(…) in the fetch_event_params item \"" +
-                                config::excerpt(v.substr(b, e2 - b)) + "\"");
+                fail(s.at(b), "expected $avp(…) or $var(…) in the fetch_event_params item \"" +
+                                  config::excerpt(v.substr(b, e2 - b)) + "\"");
             size_t p = dollar;
-            auto ref = config::parse_pv(std::string_view(v).substr(0, e2), p, at(dollar));
+            auto ref = config::parse_pv(std::string_view(v).substr(0, e2), p, s.at(dollar));
             if (!ref) throw CompileError{ref.error().message};
             if (p != e2)
-                fail(at(p), "unexpected text after " + ref->text + " in fetch_event_params");
+                fail(s.at(p), "unexpected text after " + ref->text + " in fetch_event_params");
             item.target = target(*ref);
             item.position = position++;
             n->items.push_back(std::move(item));
