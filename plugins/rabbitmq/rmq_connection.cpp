@@ -593,8 +593,10 @@ void Connection::publish_backlog() {
         }
         int rc = amqp_basic_publish(conn_, 1, bytes(d.exchange), bytes(d.routing_key), 1, 0, &props,
                                     bytes(item.body));
-        if (rc != AMQP_STATUS_OK)
+        if (rc != AMQP_STATUS_OK) {
+            read_last_words();
             throw Lost{std::string("publish: ") + amqp_error_string2(rc), false};
+        }
         hooks_.count(Counter::Published, 1);
         last_activity_ = Clock::now();
         Outgoing sent = std::move(item);
@@ -624,6 +626,17 @@ void Connection::poll_frames(int first_wait_ms) {
     }
     if (!amqp_frames_enqueued(conn_) && !amqp_data_in_buffer(conn_))
         amqp_maybe_release_buffers(conn_);
+}
+
+// A write failed: the broker may have closed the connection (a shutdown sends "320
+// CONNECTION_FORCED" first) while we were sending. What it sent before is still in the receive
+// buffer: settle the confirms found there, and throw the broker's own reason when a
+// connection.close is among them. Returns when there is nothing (more) to read.
+void Connection::read_last_words() {
+    timeval none{};
+    amqp_frame_t f;
+    while (amqp_simple_wait_frame_noblock(conn_, &f, &none) == AMQP_STATUS_OK)
+        handle_frame(f);
 }
 
 void Connection::handle_frame(const amqp_frame_t &f) {

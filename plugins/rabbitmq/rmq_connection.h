@@ -86,6 +86,7 @@ class Connection {
     bool exchange_usable(const std::string &exchange, std::string &why);
     void poll_frames(int first_wait_ms);
     void handle_frame(const amqp_frame_t &f);
+    void read_last_words();
     void finish_return();
     void complete(std::vector<Completed> done);
     void fail(Outgoing &item, const char *reason);
