@@ -1,4 +1,5 @@
 #include "evi/event_core.hpp"
+#include "evi/shared_snapshot.hpp"
 
 #include "config/ast.hpp"
 
@@ -171,9 +172,9 @@ struct EventEntry {
     std::string name;
     int id = 0;
     std::atomic<uint64_t> raised{0};
-    // Copy-on-write: raisers load a snapshot without locks; writers replace it whole.
-    std::atomic<std::shared_ptr<const SubscriberList>> subscribers{
-        std::make_shared<const SubscriberList>()};
+    // Copy-on-write: raisers load a snapshot (a pointer copy, no mutex); writers replace it
+    // whole.
+    SharedSnapshot<const SubscriberList> subscribers{std::make_shared<const SubscriberList>()};
 };
 
 struct EventCore::State {
@@ -420,7 +421,7 @@ Result<size_t> EventCore::raise(int id, const evi_param_t *params, size_t n) {
         return make_error("event '" + e->name + "' not raised: events raised while delivering "
                           "events nest deeper than " + std::to_string(kMaxDispatchDepth));
     e->raised.fetch_add(1, std::memory_order_relaxed);
-    auto subs = e->subscribers.load(std::memory_order_acquire);
+    auto subs = e->subscribers.load();
     if (subs->empty())
         return size_t{0};
 

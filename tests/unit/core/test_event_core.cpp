@@ -1,9 +1,12 @@
 // The event core with transports declared in this file and registered through the core's own
 // TransportRegistry (the same path a module's transports take).
 #include "evi/event_core.hpp"
+#include "evi/shared_snapshot.hpp"
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
@@ -200,6 +203,66 @@ TEST_CASE("unsubscribe removes the subscriber") {
     CHECK(f.core->subscribers("E_X").empty());
     CHECK(*f.core->raise("E_X", nullptr, 0) == 0);
     CHECK_FALSE(f.core->unsubscribe("E_X", "rec:a", false));
+}
+
+// Raisers load the subscriber list while subscribe/unsubscribe replace it. Under
+// ThreadSanitizer (CI) this checks that loading and replacing are ordered: with libstdc++ 12's
+// std::atomic<std::shared_ptr> they were not, and TSan caught it in evid.
+TEST_CASE("raisers and a subscriber that comes and goes run at once, and lose nothing") {
+    Fixture f;
+    REQUIRE(f.core->publish("E_X"));
+    REQUIRE(f.core->subscribe("E_X", "rec:keep", 0s, false));
+    constexpr int kRaisers = 2, kRaises = 2000;
+    std::atomic<int> failed{0};
+    std::vector<std::thread> raisers;
+    for (int t = 0; t < kRaisers; ++t)
+        raisers.emplace_back([&] {
+            for (int i = 0; i < kRaises; ++i)
+                if (!f.core->raise("E_X", nullptr, 0))
+                    ++failed;
+        });
+    for (int i = 0; i < 300; ++i) {
+        REQUIRE(f.core->subscribe("E_X", "rec:tmp", 0s, false));
+        REQUIRE(f.core->unsubscribe("E_X", "rec:tmp", false));
+    }
+    for (auto &t : raisers)
+        t.join();
+    CHECK(failed.load() == 0);
+    std::lock_guard lock(rec.m);
+    CHECK(std::count_if(rec.seen.begin(), rec.seen.end(), [](const std::string &l) {
+              return l.rfind("keep|", 0) == 0;
+          }) == kRaisers * kRaises);
+}
+
+TEST_CASE("a SharedSnapshot is read and replaced at once; every value read is whole") {
+    struct Box {
+        explicit Box(int v) : value(v), check(~v) {}
+        ~Box() { check = value; } // a value read after its release fails the check
+        int value, check;
+    };
+    SharedSnapshot<const Box> snap{std::make_shared<const Box>(0)};
+    std::weak_ptr<const Box> first = snap.load();
+    std::atomic<bool> done{false};
+    std::atomic<int> bad{0}, reads{0};
+    std::thread reader([&] {
+        int last = 0;
+        while (!done.load()) {
+            auto b = snap.load();
+            if (b->check != ~b->value || b->value < last)
+                ++bad;
+            last = b->value;
+            ++reads;
+        }
+    });
+    while (reads.load() == 0)
+        std::this_thread::yield();
+    for (int v = 1; v <= 20000; ++v)
+        snap.store(std::make_shared<const Box>(v));
+    done = true;
+    reader.join();
+    CHECK(bad.load() == 0);
+    CHECK(snap.load()->value == 20000);
+    CHECK(first.expired()); // replaced values are released
 }
 
 TEST_CASE("a blocking subscriber is served by its worker, in order") {
