@@ -2,8 +2,10 @@
 // Plain POSIX sockets (no Boost) so that it compiles in a second. Every subcommand prints one
 // JSON object on stdout when it is done; receivers print {"ready":1} first.
 //
-//   write FILE N [BATCH]          one write() per pre-formatted flatstore line (BATCH > 0: one
-//                                 write() per BATCH bytes of lines, the batched baseline)
+//   write FILE N [BATCH [IDLE]]   one write() per pre-formatted flatstore line (BATCH > 0: one
+//                                 write() per BATCH bytes of lines, the batched baseline); IDLE
+//                                 1 keeps a second, sleeping thread alive meanwhile, as in any
+//                                 threaded daemon (the kernel then locks the file per write())
 //   sendto HOST PORT N [MMSG]     one sendto() per pre-formatted JSON payload (MMSG > 0:
 //                                 sendmmsg() of MMSG datagrams)
 //   both FILE HOST PORT N         write() + sendto() per event (virtual PARALLEL baseline)
@@ -18,6 +20,7 @@
 //                                 SIGTERM/SIGINT
 #include <arpa/inet.h>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
@@ -84,6 +87,13 @@ int cmd_write(int argc, char **argv) {
     const char *path = argv[0];
     long n = std::atol(argv[1]);
     size_t batch = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 0;
+    std::atomic<bool> idle_stop{false};
+    std::thread idle;
+    if (argc > 3 && std::atoi(argv[3]) == 1)
+        idle = std::thread([&] {
+            while (!idle_stop.load())
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        });
     std::vector<std::string> lines;
     lines.reserve(n);
     for (long i = 0; i < n; ++i) lines.push_back(flat_line(i));
@@ -108,6 +118,10 @@ int cmd_write(int argc, char **argv) {
     }
     double t1 = now_mono(), c1 = cpu_self();
     close(fd);
+    if (idle.joinable()) {
+        idle_stop = true;
+        idle.join();
+    }
     report_loop(n, t1 - t0, c1 - c0, failed);
     return 0;
 }
