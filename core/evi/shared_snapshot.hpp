@@ -1,7 +1,7 @@
 // A shared_ptr that threads load and replace at the same time: what
 // std::atomic<std::shared_ptr<T>> promises. libstdc++ 12 (Debian 12's) gets that type subtly
-// wrong: load() copies the pointer under its internal lock bit, then drops the bit with a
-// relaxed store, so a later store() is not ordered after that read. ThreadSanitizer reports it
+// wrong: load() copies the pointer under its internal lock bit, then clears the bit with
+// relaxed ordering, so a later store() is not ordered after that read. ThreadSanitizer reports it
 // as a data race between load() and store() (google/sanitizers#1558), and by the C++ memory
 // model it is one. This class does the same thing (a lock bit held for the pointer copy only:
 // one atomic exchange, one refcount increment), with the release the library omits.
