@@ -24,12 +24,11 @@ template <class T> class SharedSnapshot {
         return ptr_;
     }
 
-    // The previous value is released after the lock, by the caller's thread.
+    // The previous value ends up in `next`, a parameter: it is released after the guard, out
+    // of the lock, by the caller's thread.
     void store(std::shared_ptr<T> next) {
-        {
-            Locked guard(busy_);
-            ptr_.swap(next);
-        }
+        Locked guard(busy_);
+        ptr_.swap(next);
     }
 
   private:

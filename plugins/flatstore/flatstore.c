@@ -3,7 +3,7 @@
  *
  *   flatstore:/var/log/evi/events.log   ->   E_NAME,value1,value2\n
  *
- * An inline transport: the line is built on the stack and reaches the kernel with one write()
+ * An inline transport: the line is built on the stack and reaches the kernel with one pwrite()
  * (O_APPEND) before raise() returns. Subscriptions to the same file share one open file; a
  * mutex per file keeps rotation and writes apart. Rotation (period, line count, size, MI
  * evi_flat_rotate, SIGHUP) raises E_FLATSTORE_ROTATION.
@@ -314,7 +314,7 @@ static int write_all(int fd, const char *b, size_t len) {
     return 0;
 }
 
-/* Batched mode: write what is buffered, in one write() (caller holds f->lock). */
+/* Batched mode: write what is buffered, in one pwrite() (caller holds f->lock). */
 static int flush_locked(struct flat_file *f) {
     int rc = 0;
     if (f->batch_len == 0) return 0;

@@ -411,7 +411,7 @@ class DnsOutage(RabbitTestCase):
                       binary=wrapper)
         self.assertTrue(fault_peers.is_evid(e), "the wrapper did not exec evid")
         for i in range(3):
-            self.raise_hello_n(e, i)
+            self.raise_n(e, i)
         s = self.wait_outcomes(e, 3)
         self.assertEqual((s["delivered"], s["failed"]), (3, 0), s)
 
@@ -420,7 +420,7 @@ class DnsOutage(RabbitTestCase):
         broker.stop()
         broker.start()
         for i in range(3, 8):
-            self.raise_hello_n(e, i)
+            self.raise_n(e, i)
         self.assertTrue(e.wait_log("cannot connect to broker", timeout=20), e.log()[-3000:])
         line = [l for l in e.log().splitlines() if "cannot connect to broker" in l][-1]
         self.assertIn(self.NAME, line)
@@ -437,7 +437,7 @@ class DnsOutage(RabbitTestCase):
         got = [json.loads(m.body)["params"]["n"] for m in broker.consume("q_dns", 20, 500)]
         self.assertEqual(got, list(range(8)))
 
-    def raise_hello_n(self, e, n):
+    def raise_n(self, e, n):
         r = e.mi("raise_event", {"event": "E_RMQ", "params": {"n": n}})
         self.assertEqual(r.get("result"), "OK", r)
 
