@@ -1,7 +1,6 @@
 // event_rabbitmq: publishes events to a RabbitMQ broker (AMQP 0-9-1, rabbitmq-c).
 // The C ABI glue: parameters, the "rabbitmq" transport, lifecycle. Nothing is thrown across
 // this boundary: every entry point catches.
-#include <amqp_ssl_socket.h>
 
 #include <cstdio>
 #include <cstring>
@@ -278,9 +277,7 @@ void rmq_destroy() {
         conns.swap(m.connections);
     }
     conns.clear(); // joins any thread still running
-    // rabbitmq-c keeps a process-wide OpenSSL BIO method once TLS was used: free it, or it
-    // leaks each time evid unloads this module.
-    amqp_uninitialize_ssl_library();
+    evi::rmq::release_tls_library();
     m.host = nullptr;
 }
 

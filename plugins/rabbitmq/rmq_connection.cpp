@@ -31,6 +31,8 @@ constexpr auto kMissingExchangeRecheck = 1000ms;
 constexpr int kMaxChannelFailures = 2; // an event whose publish alone closed the channel twice
 constexpr auto kIdleClose = 10s;       // an unused connection is closed after this long
 
+std::atomic<bool> tls_library_used{false}; // a TLS socket was made: see release_tls_library
+
 amqp_bytes_t bytes(const std::string &s) {
     return amqp_bytes_t{s.size(), const_cast<char *>(s.data())};
 }
@@ -325,6 +327,7 @@ bool Connection::connect() {
     if (endpoint_.tls) {
         sock = amqp_ssl_socket_new(conn_);
         if (!sock) return attempt_failed("cannot create a TLS socket", false);
+        tls_library_used = true;
         if (!settings_.tls_ca_file.empty() &&
             amqp_ssl_socket_set_cacert(sock, settings_.tls_ca_file.c_str()) != AMQP_STATUS_OK)
             return attempt_failed("cannot load tls_ca_file " + settings_.tls_ca_file, true);
@@ -766,6 +769,10 @@ void Connection::fail_all(const char *reason) {
             std::to_string(all.size()) + " event(s) for " + name_ + " failed: " + reason);
     for (auto &i : all)
         fail(i, nullptr);
+}
+
+void release_tls_library() {
+    if (tls_library_used.exchange(false)) amqp_uninitialize_ssl_library();
 }
 
 } // namespace evi::rmq

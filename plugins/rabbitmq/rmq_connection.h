@@ -144,4 +144,10 @@ class Connection {
     std::set<std::string> logged_failures_;
 };
 
+// Frees rabbitmq-c's process-wide OpenSSL state (its BIO method), which the first TLS socket
+// creates, or it leaks each time evid unloads the module. Only when a TLS socket was made:
+// freeing state that was never created fails an assertion in librabbitmq 0.11 (Debian 12) and
+// aborts evid at shutdown. Call when no connection is left.
+void release_tls_library();
+
 } // namespace evi::rmq

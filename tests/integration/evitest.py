@@ -175,5 +175,17 @@ class EvidTestCase(unittest.TestCase):
     def evid(self, config, **kw):
         e = Evid(config, **kw)
         e.start()
-        self.addCleanup(e.__exit__, None, None, None)
+        self.addCleanup(self.stop_cleanly, e)
         return e
+
+    def stop_cleanly(self, e):
+        """The end of every test: an evid still running must stop on SIGTERM with exit code 0
+        (a crash or a hang at shutdown fails the test). One the test stopped itself, or that
+        exited on purpose, is not judged here."""
+        running = e.alive()
+        rc = e.stop()
+        tail = "\n".join(e.log().splitlines()[-20:])
+        e.__exit__(None, None, None)
+        if running and rc != 0:
+            self.fail("evid did not stop cleanly on SIGTERM: exit code %s; the log ends:\n%s"
+                      % (rc, tail))

@@ -11,7 +11,7 @@ import threading
 import time
 import unittest
 
-from evitest import PLUGINS, EvidTestCase, wait_for
+from evitest import PLUGINS, Evid, EvidTestCase, wait_for
 import fault_peers
 import rabbit_peer
 
@@ -247,6 +247,39 @@ class Failures(RabbitTestCase):
                                      "socket": "rabbitmq:127.0.0.1/colour=red?k"})
         self.assertIn("error", r)
         self.assertIn("unknown parameter 'colour=red'", json.dumps(r))
+
+
+class Shutdown(RabbitTestCase):
+    """The module frees rabbitmq-c's TLS state at unload only when TLS was used: freeing it
+    otherwise failed an assertion in librabbitmq and aborted evid (exit code 134) at every
+    shutdown, and at every start-up that failed."""
+
+    def test_evid_that_published_without_tls_stops_with_exit_code_0(self):
+        broker.peer("queue", "q_shutdown", "transient")
+        e = self.evid(config("rabbitmq:127.0.0.1:%d/q_shutdown" % broker.port))
+        self.raise_hello(e)
+        self.assertEqual(self.wait_outcomes(e, 1)["delivered"], 1)
+        self.assertEqual(e.stop(), 0, e.log())
+        self.assertNotIn("Assertion", e.log())
+
+    def test_evid_that_published_over_tls_stops_with_exit_code_0(self):
+        broker.peer("queue", "q_shutdown_tls", "transient")
+        e = self.evid(config("rabbitmq:localhost:%d/tls?q_shutdown_tls" % broker.tls_port,
+                             'modparam("event_rabbitmq", "tls_ca_file", "%s")\n' % certs[0]))
+        self.raise_hello(e)
+        self.assertEqual(self.wait_outcomes(e, 1)["delivered"], 1)
+        self.assertEqual(e.stop(), 0, e.log())
+
+    def test_a_start_up_that_fails_exits_with_the_config_error_code(self):
+        # The MI port is taken: evid refuses to start, unloads the module and exits 1.
+        first = self.evid('loadmodule "event_rabbitmq.so"\n')
+        second = Evid('loadmodule "event_rabbitmq.so"\nmi_listen = "127.0.0.1:%d"\n'
+                      % first.mi_port)
+        with self.assertRaises(RuntimeError):
+            second.start()
+        rc = second.stop()
+        second.__exit__(None, None, None)
+        self.assertEqual(rc, 1)
 
 
 class BrokerOutages(RabbitTestCase):
