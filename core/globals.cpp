@@ -22,8 +22,7 @@ std::string lower(std::string s) {
 
 Result<int64_t> one_int(const Values &v, int64_t min, int64_t max) {
     auto range = "an integer from " + std::to_string(min) + " to " + std::to_string(max);
-    if (v.size() != 1)
-        return make_error("expected one value, " + range);
+    if (v.size() != 1) return make_error("expected one value, " + range);
     int64_t n = 0;
     if (auto i = std::get_if<int64_t>(&v[0])) {
         n = *i;
@@ -33,23 +32,19 @@ Result<int64_t> one_int(const Values &v, int64_t min, int64_t max) {
         if (ec != std::errc() || p != s.data() + s.size())
             return make_error("expected " + range + ", got \"" + s + "\"");
     }
-    if (n < min || n > max)
-        return make_error("expected " + range + ", got " + std::to_string(n));
+    if (n < min || n > max) return make_error("expected " + range + ", got " + std::to_string(n));
     return n;
 }
 
 Result<std::string> one_string(const Values &v) {
-    if (v.size() != 1)
-        return make_error("expected one string value");
-    if (auto s = std::get_if<std::string>(&v[0]))
-        return *s;
+    if (v.size() != 1) return make_error("expected one string value");
+    if (auto s = std::get_if<std::string>(&v[0])) return *s;
     return std::to_string(std::get<int64_t>(v[0]));
 }
 
 Result<bool> one_bool(const Values &v) {
     if (v.size() == 1) {
-        if (auto i = std::get_if<int64_t>(&v[0]); i && (*i == 0 || *i == 1))
-            return *i == 1;
+        if (auto i = std::get_if<int64_t>(&v[0]); i && (*i == 0 || *i == 1)) return *i == 1;
         if (auto s = std::get_if<std::string>(&v[0])) {
             auto t = lower(*s);
             if (t == "yes" || t == "on" || t == "true" || t == "1") return true;
@@ -64,8 +59,7 @@ Result<int> one_level(const Values &v) {
         std::string text = std::holds_alternative<int64_t>(v[0])
                                ? std::to_string(std::get<int64_t>(v[0]))
                                : std::get<std::string>(v[0]);
-        if (auto l = log::parse_level(text))
-            return *l;
+        if (auto l = log::parse_level(text)) return *l;
     }
     return make_error("expected a log level from -3 (alert) to 4 (debug), or a level name");
 }
@@ -73,8 +67,7 @@ Result<int> one_level(const Values &v) {
 template <class T> Setter int_field(T Globals::*field, int64_t min, int64_t max) {
     return [=](Globals &g, const Values &v) -> Result<void> {
         auto n = one_int(v, min, max);
-        if (!n)
-            return n.error();
+        if (!n) return n.error();
         g.*field = static_cast<T>(*n);
         return {};
     };
@@ -168,8 +161,7 @@ Result<void> apply_global(Globals &g, const config::GlobalParam &p) {
                           "' (known: " + known + ")");
     }
     auto r = it->second(g, p.values);
-    if (!r)
-        return make_error("global parameter '" + p.name + "': " + r.error().message);
+    if (!r) return make_error("global parameter '" + p.name + "': " + r.error().message);
     return {};
 }
 

@@ -37,8 +37,7 @@ std::vector<std::string> default_mpath() {
     const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec).string();
     const std::string build = EVI_BUILD_MPATH;
     const auto build_root = std::filesystem::path(build).parent_path().string();
-    if (!ec && exe.rfind(build_root + "/", 0) == 0)
-        return {build, EVI_INSTALL_MPATH};
+    if (!ec && exe.rfind(build_root + "/", 0) == 0) return {build, EVI_INSTALL_MPATH};
     return {EVI_INSTALL_MPATH};
 }
 
@@ -55,8 +54,7 @@ evi::Result<void> apply_directives(evi::App &app, const evi::config::Config &cfg
     for (const auto &d : cfg.directives) {
         if (auto g = std::get_if<GlobalParam>(&d)) {
             auto r = evi::apply_global(app.globals, *g);
-            if (!r)
-                return evi::make_error(format_error(g->loc, r.error().message));
+            if (!r) return evi::make_error(format_error(g->loc, r.error().message));
             if (g->name == "log_level" || g->name == "debug")
                 evi::log::set_level(app.globals.log_level);
         } else if (auto l = std::get_if<LoadModule>(&d)) {
@@ -66,12 +64,10 @@ evi::Result<void> apply_directives(evi::App &app, const evi::config::Config &cfg
             }
             app.modules.set_permission_check(app.globals.module_permission_check);
             auto r = app.modules.load(l->path, app.globals.mpath);
-            if (!r)
-                return evi::make_error(format_error(l->loc, r.error().message));
+            if (!r) return evi::make_error(format_error(l->loc, r.error().message));
         } else if (auto m = std::get_if<ModParam>(&d)) {
             auto r = app.modules.set_param(m->module, m->param, m->value);
-            if (!r)
-                return evi::make_error(format_error(m->loc, r.error().message));
+            if (!r) return evi::make_error(format_error(m->loc, r.error().message));
         }
     }
     return {};
@@ -100,8 +96,8 @@ int run(const Options &opt) {
     core_options.delivery_retries = app.globals.delivery_retries;
     core_options.event_threshold_us = app.globals.event_threshold_us;
     app.events = std::make_unique<evi::EventCore>(app.transports, core_options);
-    app.services = std::make_unique<evi::HostServices>(*app.events, app.transports,
-                                                       *app.runtime, app.commands);
+    app.services = std::make_unique<evi::HostServices>(*app.events, app.transports, *app.runtime,
+                                                       app.commands);
 
     auto fail = [&](const std::string &msg) {
         // Module and listener messages may quote configured values: never echo a raw control
@@ -114,10 +110,8 @@ int run(const Options &opt) {
         return 1;
     };
 
-    if (auto r = app.modules.init_all(*app.services); !r)
-        return fail(r.error().message);
-    if (auto r = evi::setup_core_events(app); !r)
-        return fail(r.error().message);
+    if (auto r = app.modules.init_all(*app.services); !r) return fail(r.error().message);
+    if (auto r = evi::setup_core_events(app); !r) return fail(r.error().message);
     evi::mi::register_core_commands(app);
 
     auto script = evi::script::Script::compile(*parsed, app);
@@ -132,8 +126,7 @@ int run(const Options &opt) {
     app.services->routes = app.script.get();
 
     if (opt.check) {
-        if (auto r = evi::mi::check_listen(app.globals); !r)
-            return fail(r.error().message);
+        if (auto r = evi::mi::check_listen(app.globals); !r) return fail(r.error().message);
         std::fprintf(stderr, "%s: configuration OK\n", opt.config.c_str());
         app.events->shutdown(std::chrono::milliseconds(0));
         app.events.reset();
@@ -154,8 +147,7 @@ int run(const Options &opt) {
     const pid_t self = getpid();
     app.request_shutdown = [self] { kill(self, SIGTERM); };
 
-    if (auto r = app.modules.start_all(); !r)
-        return fail(r.error().message);
+    if (auto r = app.modules.start_all(); !r) return fail(r.error().message);
     evi::mi::Server mi(app);
     if (auto r = mi.start(); !r) {
         app.modules.stop_all();
@@ -169,8 +161,7 @@ int run(const Options &opt) {
 
     for (;;) {
         int sig = 0;
-        if (sigwait(&signals, &sig) != 0)
-            continue;
+        if (sigwait(&signals, &sig) != 0) continue;
         if (sig == SIGHUP) {
             LOG_NOTICE("SIGHUP: reopening files");
             app.modules.reopen_all();
@@ -182,8 +173,7 @@ int run(const Options &opt) {
 
     // Drain first, with the MI still up so that /health answers 503 meanwhile.
     app.draining = true;
-    const auto lost =
-        app.events->shutdown(std::chrono::seconds(app.globals.shutdown_timeout));
+    const auto lost = app.events->shutdown(std::chrono::seconds(app.globals.shutdown_timeout));
     if (lost)
         LOG_WARN("%llu queued events could not be delivered within shutdown_timeout (%d s)",
                  static_cast<unsigned long long>(lost), app.globals.shutdown_timeout);
@@ -206,13 +196,18 @@ int main(int argc, char **argv) {
     int c;
     while ((c = getopt(argc, argv, "f:cl:Vh")) != -1) {
         switch (c) {
-        case 'f': opt.config = optarg; break;
-        case 'c': opt.check = true; break;
+        case 'f':
+            opt.config = optarg;
+            break;
+        case 'c':
+            opt.check = true;
+            break;
         case 'l': {
             auto l = evi::log::parse_level(optarg);
             if (!l) {
-                std::fprintf(stderr, "evid: bad log level '%s': expected -3..4 or a name "
-                                     "(alert, crit, error, warn, notice, info, debug)\n",
+                std::fprintf(stderr,
+                             "evid: bad log level '%s': expected -3..4 or a name "
+                             "(alert, crit, error, warn, notice, info, debug)\n",
                              optarg);
                 return 2;
             }
@@ -221,11 +216,14 @@ int main(int argc, char **argv) {
             break;
         }
         case 'V':
-            std::printf("evid %s (plugin ABI %d.%d)\n", EVI_VERSION, EVI_ABI_MAJOR,
-                        EVI_ABI_MINOR);
+            std::printf("evid %s (plugin ABI %d.%d)\n", EVI_VERSION, EVI_ABI_MAJOR, EVI_ABI_MINOR);
             return 0;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind < argc) {

@@ -22,7 +22,9 @@ struct Runtime::Timer {
 Runtime::Runtime(int workers)
     : workers_(workers > 0 ? workers : std::max(1u, std::thread::hardware_concurrency())) {}
 
-Runtime::~Runtime() { stop(); }
+Runtime::~Runtime() {
+    stop();
+}
 
 void Runtime::every(std::chrono::milliseconds interval, std::function<void()> fn) {
     auto t = std::make_shared<Timer>(io_, interval, std::move(fn));
@@ -31,8 +33,7 @@ void Runtime::every(std::chrono::milliseconds interval, std::function<void()> fn
         static void go(std::shared_ptr<Timer> t) {
             t->timer.expires_after(t->interval);
             t->timer.async_wait([t](const boost::system::error_code &ec) {
-                if (ec || t->stopped)
-                    return;
+                if (ec || t->stopped) return;
                 try {
                     t->fn();
                 } catch (const std::exception &e) {
@@ -56,8 +57,7 @@ void Runtime::post(std::function<void()> fn) {
 }
 
 void Runtime::start() {
-    if (started_)
-        return;
+    if (started_) return;
     started_ = true;
     for (int i = 0; i < workers_; ++i)
         threads_.emplace_back([this] {
@@ -75,8 +75,7 @@ void Runtime::stop() {
     }
     io_.stop();
     for (auto &th : threads_)
-        if (th.joinable())
-            th.join();
+        if (th.joinable()) th.join();
     threads_.clear();
     timers_.clear();
 }

@@ -50,10 +50,10 @@ typedef struct evi_str {
 
 /** Status codes returned by plugin and host functions. */
 typedef enum evi_status {
-    EVI_OK = 0,       /**< done (delivered, accepted, …) */
-    EVI_ERR = -1,     /**< failed; the delivery counts as failed */
-    EVI_AGAIN = -2,   /**< (async raise) no room now: the host keeps the event and retries later */
-    EVI_PENDING = 1,  /**< (async raise) accepted; the outcome comes later through host->report */
+    EVI_OK = 0,      /**< done (delivered, accepted, …) */
+    EVI_ERR = -1,    /**< failed; the delivery counts as failed */
+    EVI_AGAIN = -2,  /**< (async raise) no room now: the host keeps the event and retries later */
+    EVI_PENDING = 1, /**< (async raise) accepted; the outcome comes later through host->report */
 } evi_status_t;
 
 /** Log levels, the same numbers as OpenSIPS's L_* levels. */
@@ -75,10 +75,10 @@ typedef enum evi_val_type {
 
 /** One event attribute (parameter): optional name, typed value. */
 typedef struct evi_param {
-    evi_str_t name;   /**< name.len == 0: unnamed */
-    int type;         /**< evi_val_type_t */
-    int64_t i;        /**< value when type == EVI_VAL_INT */
-    evi_str_t s;      /**< value when type == EVI_VAL_STR */
+    evi_str_t name; /**< name.len == 0: unnamed */
+    int type;       /**< evi_val_type_t */
+    int64_t i;      /**< value when type == EVI_VAL_INT */
+    evi_str_t s;    /**< value when type == EVI_VAL_STR */
 } evi_param_t;
 
 /**
@@ -86,8 +86,8 @@ typedef struct evi_param {
  * delivers later (asynchronous transports) copies what it needs.
  */
 typedef struct evi_event {
-    evi_str_t name;             /**< e.g. "E_PIKE_BLOCKED" */
-    const evi_param_t *params;  /**< in the order they were raised */
+    evi_str_t name;            /**< e.g. "E_PIKE_BLOCKED" */
+    const evi_param_t *params; /**< in the order they were raised */
     size_t nparams;
     /**
      * The OpenSIPS 3 JSON-RPC notification, compact, encoded once per raise by the host:
@@ -125,9 +125,9 @@ enum evi_transport_flags {
  * worker per subscriber).
  */
 typedef struct evi_transport {
-    size_t size;        /**< sizeof(evi_transport_t) as the plugin was built */
-    const char *proto;  /**< socket prefix before ':', e.g. "udp", "flatstore" */
-    unsigned flags;     /**< evi_transport_flags */
+    size_t size;       /**< sizeof(evi_transport_t) as the plugin was built */
+    const char *proto; /**< socket prefix before ':', e.g. "udp", "flatstore" */
+    unsigned flags;    /**< evi_transport_flags */
 
     /**
      * Parse the address part of a socket (after "proto:") into a new socket handle.
@@ -163,17 +163,17 @@ typedef struct evi_transport {
 /* ---------------------------------------------------------------------------------------- */
 
 typedef enum evi_param_type {
-    EVI_PARAM_INT = 1,   /**< integer within [min, max] */
-    EVI_PARAM_STR = 2,   /**< string */
-    EVI_PARAM_BOOL = 3,  /**< 0/1, yes/no, on/off, true/false → 0 or 1 */
-    EVI_PARAM_SIZE = 4,  /**< bytes, with optional k/m/g suffix (1024-based), within [min, max] */
-    EVI_PARAM_ENUM = 5,  /**< one of enum_values (case-insensitive); the setter gets its index */
+    EVI_PARAM_INT = 1,  /**< integer within [min, max] */
+    EVI_PARAM_STR = 2,  /**< string */
+    EVI_PARAM_BOOL = 3, /**< 0/1, yes/no, on/off, true/false → 0 or 1 */
+    EVI_PARAM_SIZE = 4, /**< bytes, with optional k/m/g suffix (1024-based), within [min, max] */
+    EVI_PARAM_ENUM = 5, /**< one of enum_values (case-insensitive); the setter gets its index */
 } evi_param_type_t;
 
 /** A parameter value handed to a setter, already checked by the host. */
 typedef struct evi_param_value {
-    int64_t i;    /**< INT, BOOL, SIZE: the number; ENUM: index into enum_values */
-    evi_str_t s;  /**< the text as written (NUL-terminated); for STR the value */
+    int64_t i;   /**< INT, BOOL, SIZE: the number; ENUM: index into enum_values */
+    evi_str_t s; /**< the text as written (NUL-terminated); for STR the value */
 } evi_param_value_t;
 
 /**
@@ -183,11 +183,11 @@ typedef struct evi_param_value {
  */
 typedef struct evi_param_def {
     const char *name;
-    int type;                        /**< evi_param_type_t */
-    const char *default_value;       /**< as text, for documentation and `module_params` */
-    int64_t min, max;                /**< INT and SIZE: inclusive range (min > max: no range) */
-    const char *const *enum_values;  /**< ENUM: NULL-terminated list */
-    const char *help;                /**< one sentence */
+    int type;                       /**< evi_param_type_t */
+    const char *default_value;      /**< as text, for documentation and `module_params` */
+    int64_t min, max;               /**< INT and SIZE: inclusive range (min > max: no range) */
+    const char *const *enum_values; /**< ENUM: NULL-terminated list */
+    const char *help;               /**< one sentence */
     int (*set)(const evi_param_value_t *v, char *err, size_t errlen);
     /** Optional: print the current value (for `module_params`); returns length like snprintf. */
     int (*get)(char *buf, size_t len);
@@ -199,7 +199,7 @@ typedef struct evi_param_def {
 
 /** A management request handed to a module command. Valid only during the handler call. */
 typedef struct evi_mi_request {
-    const evi_param_t *params;  /**< named params; strings stay strings, JSON numbers are ints */
+    const evi_param_t *params; /**< named params; strings stay strings, JSON numbers are ints */
     size_t nparams;
     /** The reply: call exactly once. code 0 = success and `json` is the JSON result text
      *  (e.g. "\"OK\"" or an object); otherwise a JSON-RPC error code and `json` is the
@@ -209,8 +209,8 @@ typedef struct evi_mi_request {
 } evi_mi_request_t;
 
 typedef struct evi_mi_cmd {
-    const char *name;   /**< e.g. "evi_flat_rotate" */
-    const char *alias;  /**< e.g. "event_flatstore:rotate", or NULL */
+    const char *name;  /**< e.g. "evi_flat_rotate" */
+    const char *alias; /**< e.g. "event_flatstore:rotate", or NULL */
     const char *help;
     /** Parameter sets as OpenSIPS's `which` prints them: NULL-terminated lists of names,
      *  ';'-joined per set, e.g. {"path", NULL} or {"", "event;socket", NULL}. Positional
@@ -253,8 +253,7 @@ struct evi_host {
 
     /** Raise an event to its subscribers (the event must be published). Never blocks.
      *  Returns the number of subscribers it was dispatched to, or EVI_ERR. */
-    int (*raise)(const evi_host_t *h, evi_str_t name, const evi_param_t *params,
-                 size_t nparams);
+    int (*raise)(const evi_host_t *h, evi_str_t name, const evi_param_t *params, size_t nparams);
 
     /** Async transports: the outcome (EVI_OK or EVI_ERR) of a raise that returned
      *  EVI_PENDING with this token. Call exactly once per token, from any thread. */
@@ -262,8 +261,8 @@ struct evi_host {
 
     /** Open a socket of any loaded transport ("udp:1.2.3.4:5", "flatstore:/x"). This is how
      *  a module composes other transports without knowing them (event_virtual). */
-    int (*socket_open)(const evi_host_t *h, evi_str_t socket, int from_mi,
-                       evi_socket_t **out, char *err, size_t errlen);
+    int (*socket_open)(const evi_host_t *h, evi_str_t socket, int from_mi, evi_socket_t **out,
+                       char *err, size_t errlen);
 
     /** Deliver an event through an opened socket and return its real outcome (EVI_OK or
      *  EVI_ERR): for blocking and async transports this waits for the outcome, so call it
@@ -289,8 +288,7 @@ struct evi_host {
     int (*route_run)(const evi_host_t *h, evi_route_t *route, const evi_event_t *ev);
 
     /** Call cb(arg) every interval_ms on a host timer thread, until stop(). */
-    int (*timer_add)(const evi_host_t *h, unsigned interval_ms, void (*cb)(void *arg),
-                     void *arg);
+    int (*timer_add)(const evi_host_t *h, unsigned interval_ms, void (*cb)(void *arg), void *arg);
 
     /** Register a module counter, exported in get_statistics and /metrics as
      *  evi_<module>_<name>; returns an id >= 0, or EVI_ERR. */
@@ -307,7 +305,7 @@ struct evi_host {
 };
 
 /** True when the host table `h` has `field` (fields are appended with minor versions). */
-#define EVI_HOST_HAS(h, field) \
+#define EVI_HOST_HAS(h, field)                                                                     \
     ((h)->size >= offsetof(evi_host_t, field) + sizeof(((evi_host_t *)0)->field))
 
 /* ---------------------------------------------------------------------------------------- */
@@ -319,12 +317,12 @@ struct evi_host {
  * module is loaded. The first three fields never move.
  */
 typedef struct evi_module {
-    uint32_t abi_major;  /**< EVI_ABI_MAJOR */
-    uint32_t abi_minor;  /**< EVI_ABI_MINOR */
-    size_t size;         /**< sizeof(evi_module_t) */
+    uint32_t abi_major; /**< EVI_ABI_MAJOR */
+    uint32_t abi_minor; /**< EVI_ABI_MINOR */
+    size_t size;        /**< sizeof(evi_module_t) */
 
-    const char *name;     /**< "event_datagram", as in modparam("event_datagram", …) */
-    const char *version;  /**< the module's own version, e.g. "1.0.0" */
+    const char *name;    /**< "event_datagram", as in modparam("event_datagram", …) */
+    const char *version; /**< the module's own version, e.g. "1.0.0" */
     const char *description;
 
     const evi_param_def_t *params;

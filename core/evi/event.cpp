@@ -16,8 +16,7 @@ OwnedEvent::OwnedEvent(std::string_view name, const evi_param_t *params, size_t 
     char *text = reinterpret_cast<char *>(buffer_.get() + n * sizeof(evi_param_t));
     auto copy = [&text](const char *s, size_t len) -> evi_str_t {
         evi_str_t r{text, len};
-        if (len)
-            std::memcpy(text, s, len);
+        if (len) std::memcpy(text, s, len);
         text += len;
         return r;
     };
@@ -64,18 +63,31 @@ void append_json_string(std::string &out, std::string_view s) {
     size_t run = 0; // start of the current run of bytes that need no escaping
     for (size_t i = 0; i < s.size(); ++i) {
         const auto c = static_cast<unsigned char>(s[i]);
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
         out.append(s.data() + run, i - run);
         run = i + 1;
         switch (c) {
-        case '"': out.append("\\\""); break;
-        case '\\': out.append("\\\\"); break;
-        case '\b': out.append("\\b"); break;
-        case '\f': out.append("\\f"); break;
-        case '\n': out.append("\\n"); break;
-        case '\r': out.append("\\r"); break;
-        case '\t': out.append("\\t"); break;
+        case '"':
+            out.append("\\\"");
+            break;
+        case '\\':
+            out.append("\\\\");
+            break;
+        case '\b':
+            out.append("\\b");
+            break;
+        case '\f':
+            out.append("\\f");
+            break;
+        case '\n':
+            out.append("\\n");
+            break;
+        case '\r':
+            out.append("\\r");
+            break;
+        case '\t':
+            out.append("\\t");
+            break;
         default:
             out.append("\\u00");
             out.push_back(hex[c >> 4]);
@@ -98,8 +110,7 @@ void append_value(std::string &out, const evi_param_t &p) {
 }
 } // namespace
 
-std::string encode_json_notification(std::string_view name, const evi_param_t *params,
-                                     size_t n) {
+std::string encode_json_notification(std::string_view name, const evi_param_t *params, size_t n) {
     std::string out;
     size_t guess = 40 + name.size();
     for (size_t i = 0; i < n; ++i)
@@ -112,8 +123,7 @@ std::string encode_json_notification(std::string_view name, const evi_param_t *p
         out.append(",\"params\":");
         out.push_back(named ? '{' : '[');
         for (size_t i = 0; i < n; ++i) {
-            if (i)
-                out.push_back(',');
+            if (i) out.push_back(',');
             if (named) {
                 append_json_string(out, std::string_view(params[i].name.s ? params[i].name.s : "",
                                                          params[i].name.len));

@@ -31,8 +31,7 @@ int64_t unix_now() {
 }
 
 bool valid_event_name(std::string_view name) {
-    if (name.empty() || name.size() > kMaxEventNameLength)
-        return false;
+    if (name.empty() || name.size() > kMaxEventNameLength) return false;
     return std::all_of(name.begin(), name.end(), [](char c) {
         return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == ':' ||
                c == '-';
@@ -65,8 +64,7 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
     }
 
     void start_worker() {
-        if (socket_->inline_delivery())
-            return;
+        if (socket_->inline_delivery()) return;
         // The worker keeps its subscriber alive until it is told to stop (stop_worker).
         worker_ = std::thread([self = shared_from_this()] { self->run(); });
     }
@@ -89,8 +87,7 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
             wake = sleeping_;
             sleeping_ = false;
         }
-        if (wake)
-            cv_.notify_one();
+        if (wake) cv_.notify_one();
         return true;
     }
 
@@ -111,8 +108,7 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
             stop_now_.store(true, std::memory_order_relaxed);
         }
         cv_.notify_all();
-        if (!worker_.joinable())
-            return;
+        if (!worker_.joinable()) return;
         if (worker_.get_id() == std::this_thread::get_id())
             worker_.detach(); // the last owner let go on the worker itself: it returns next
         else
@@ -155,9 +151,9 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
     std::shared_ptr<Socket> socket_;
     std::mutex mutex_;
     std::condition_variable cv_, idle_cv_;
-    Queue queue_;                   // under mutex_
-    bool stopping_ = false;         // under mutex_
-    bool sleeping_ = false;         // under mutex_: the worker waits for work
+    Queue queue_;           // under mutex_
+    bool stopping_ = false; // under mutex_
+    bool sleeping_ = false; // under mutex_: the worker waits for work
     std::atomic<bool> stop_now_{false};
     std::atomic<size_t> queue_len_{0}; // queue_.size(), for full() without the lock
     // Taken from the queue by the worker and not finished yet, the current one included;
@@ -207,8 +203,8 @@ struct EventCore::State {
 
     // Async deliveries awaiting host->report.
     struct Pending {
-        std::shared_ptr<Subscriber> subscriber;          // queued delivery, or
-        std::shared_ptr<std::promise<int>> waiter;       // deliver_now()
+        std::shared_ptr<Subscriber> subscriber;    // queued delivery, or
+        std::shared_ptr<std::promise<int>> waiter; // deliver_now()
         Clock::time_point started;
     };
     std::mutex pending_mutex;
@@ -285,15 +281,13 @@ void Subscriber::run() {
             }
             batch.clear();
             taken_.store(0, std::memory_order_relaxed);
-            if (queue_.empty())
-                idle_cv_.notify_all();
+            if (queue_.empty()) idle_cv_.notify_all();
             while (!stopping_ && queue_.empty()) {
                 sleeping_ = true;
                 cv_.wait(lock);
             }
             sleeping_ = false;
-            if (stopping_)
-                return;
+            if (stopping_) return;
             batch.swap(queue_);
             queue_len_.store(0, std::memory_order_relaxed);
             taken_.store(batch.size(), std::memory_order_relaxed);
@@ -321,31 +315,27 @@ void Subscriber::deliver(const OwnedEvent &ev) {
             }
             in_flight.fetch_add(1, std::memory_order_relaxed);
             status = socket_->transport().ops->raise(socket_->handle(), &view, token);
-            if (status == EVI_PENDING)
-                return; // the outcome comes through report()
+            if (status == EVI_PENDING) return; // the outcome comes through report()
             {
                 std::lock_guard lock(core_.state_->pending_mutex);
                 core_.state_->pending.erase(token);
             }
             in_flight.fetch_sub(1, std::memory_order_relaxed);
             if (status == EVI_AGAIN) {
-                if (!sleep_backoff(std::min(attempt, 4)))
-                    break;
+                if (!sleep_backoff(std::min(attempt, 4))) break;
                 continue;
             }
             break;
         }
         status = socket_->transport().ops->raise(socket_->handle(), &view, 0);
-        if (status == EVI_OK || attempt >= core_.options().delivery_retries)
-            break;
+        if (status == EVI_OK || attempt >= core_.options().delivery_retries) break;
         retried.fetch_add(1, std::memory_order_relaxed);
-        if (!sleep_backoff(attempt))
-            break;
+        if (!sleep_backoff(attempt)) break;
     }
     const auto micros =
-        timed ? std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started)
-                    .count()
-              : 0;
+        timed
+            ? std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count()
+            : 0;
     core_.outcome(*this, status == EVI_OK ? EVI_OK : EVI_ERR, micros);
 }
 
@@ -364,8 +354,7 @@ Result<int> EventCore::publish(std::string_view name) {
         return make_error(config::event_name_problem(name)); // quotes the name safely
     std::unique_lock lock(state_->names_mutex);
     auto it = state_->by_name.find(std::string(name));
-    if (it != state_->by_name.end())
-        return it->second;
+    if (it != state_->by_name.end()) return it->second;
     const int id = state_->count.load();
     if (static_cast<size_t>(id) >= State::kMaxEvents)
         return make_error("too many events published (at most " +
@@ -383,14 +372,12 @@ Result<int> EventCore::publish(std::string_view name) {
 std::optional<int> EventCore::find(std::string_view name) const {
     std::shared_lock lock(state_->names_mutex);
     auto it = state_->by_name.find(std::string(name));
-    if (it == state_->by_name.end())
-        return std::nullopt;
+    if (it == state_->by_name.end()) return std::nullopt;
     return it->second;
 }
 
 EventEntry *EventCore::entry(int id) const {
-    if (id < 0 || id >= state_->count.load(std::memory_order_acquire))
-        return nullptr;
+    if (id < 0 || id >= state_->count.load(std::memory_order_acquire)) return nullptr;
     return state_->at(id);
 }
 
@@ -401,8 +388,7 @@ EventEntry *EventCore::entry(std::string_view name) const {
 
 Result<size_t> EventCore::raise(std::string_view name, const evi_param_t *params, size_t n) {
     EventEntry *e = entry(name);
-    if (!e)
-        return make_error("event '" + config::excerpt(name) + "' is not published");
+    if (!e) return make_error("event '" + config::excerpt(name) + "' is not published");
     return raise(e->id, params, n);
 }
 
@@ -413,24 +399,23 @@ Result<size_t> EventCore::raise(std::string_view name, const EventParams &params
 
 Result<size_t> EventCore::raise(int id, const evi_param_t *params, size_t n) {
     EventEntry *e = entry(id);
-    if (!e)
-        return make_error("no event with id " + std::to_string(id));
+    if (!e) return make_error("no event with id " + std::to_string(id));
     if (state_->stopped.load(std::memory_order_acquire))
         return make_error("event '" + e->name + "' not raised: shutting down");
     if (t_dispatch_depth >= kMaxDispatchDepth)
-        return make_error("event '" + e->name + "' not raised: events raised while delivering "
-                          "events nest deeper than " + std::to_string(kMaxDispatchDepth));
+        return make_error("event '" + e->name +
+                          "' not raised: events raised while delivering "
+                          "events nest deeper than " +
+                          std::to_string(kMaxDispatchDepth));
     e->raised.fetch_add(1, std::memory_order_relaxed);
     auto subs = e->subscribers.load();
-    if (subs->empty())
-        return size_t{0};
+    if (subs->empty()) return size_t{0};
 
     const int64_t now = unix_now();
     bool want_json = false, want_copy = false;
     size_t live = 0;
     for (const auto &s : *subs) {
-        if (s->expired(now))
-            continue;
+        if (s->expired(now)) continue;
         ++live;
         // A queued subscriber whose queue is full gets no copy: the event is dropped for it.
         if (s->socket().inline_delivery() || !s->full()) {
@@ -438,22 +423,18 @@ Result<size_t> EventCore::raise(int id, const evi_param_t *params, size_t n) {
             want_copy |= !s->socket().inline_delivery();
         }
     }
-    if (live == 0)
-        return size_t{0};
+    if (live == 0) return size_t{0};
 
     ++t_dispatch_depth;
     std::string json;
-    if (want_json)
-        json = encode_json_notification(e->name, params, n);
+    if (want_json) json = encode_json_notification(e->name, params, n);
     std::shared_ptr<const OwnedEvent> owned;
-    if (want_copy)
-        owned = std::make_shared<const OwnedEvent>(e->name, params, n, json);
+    if (want_copy) owned = std::make_shared<const OwnedEvent>(e->name, params, n, json);
     evi_event_t view{{e->name.data(), e->name.size()}, params, n, {json.data(), json.size()}};
 
     const bool timed = options_.event_threshold_us > 0;
     for (const auto &s : *subs) {
-        if (s->expired(now))
-            continue;
+        if (s->expired(now)) continue;
         Socket &sock = s->socket();
         if (!sock.inline_delivery()) {
             if (owned)
@@ -484,8 +465,7 @@ void EventCore::outcome(Subscriber &s, int status, int64_t micros) {
             on_subscriber_status(s.entry().name, s.socket().text(), false, "delivery failed");
     }
     if (options_.event_threshold_us > 0 && micros > options_.event_threshold_us && on_threshold)
-        on_threshold("delivery", micros,
-                     "event " + s.entry().name + " to " + s.socket().text());
+        on_threshold("delivery", micros, "event " + s.entry().name + " to " + s.socket().text());
 }
 
 void EventCore::report(uint64_t token, int status) {
@@ -526,8 +506,7 @@ int EventCore::deliver_now(Socket &socket, const evi_event_t &ev) {
         view.json = {json.data(), json.size()};
     }
     const auto *ops = socket.transport().ops;
-    if (!socket.async())
-        return ops->raise(socket.handle(), &view, 0) == EVI_OK ? EVI_OK : EVI_ERR;
+    if (!socket.async()) return ops->raise(socket.handle(), &view, 0) == EVI_OK ? EVI_OK : EVI_ERR;
 
     // Async: wait for the report (or retry while the transport says "again").
     for (int attempt = 0; attempt < 50; ++attempt) {
@@ -548,8 +527,7 @@ int EventCore::deliver_now(Socket &socket, const evi_event_t &ev) {
             std::lock_guard lock(state_->pending_mutex);
             state_->pending.erase(token);
         }
-        if (rc != EVI_AGAIN)
-            return rc == EVI_OK ? EVI_OK : EVI_ERR;
+        if (rc != EVI_AGAIN) return rc == EVI_OK ? EVI_OK : EVI_ERR;
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     return EVI_ERR;
@@ -557,11 +535,9 @@ int EventCore::deliver_now(Socket &socket, const evi_event_t &ev) {
 
 Result<SubscribeOutcome> EventCore::subscribe(std::string_view event, std::string_view socket,
                                               std::chrono::seconds expire, bool from_mi) {
-    if (!entry(event))
-        return make_error("event '" + config::excerpt(event) + "' is not published");
+    if (!entry(event)) return make_error("event '" + config::excerpt(event) + "' is not published");
     auto sock = transports_.open(socket, from_mi);
-    if (!sock)
-        return sock.error();
+    if (!sock) return sock.error();
     return subscribe(event, std::move(*sock), expire);
 }
 
@@ -569,10 +545,8 @@ Result<SubscribeOutcome> EventCore::subscribe(std::string_view event,
                                               std::shared_ptr<Socket> socket,
                                               std::chrono::seconds expire) {
     EventEntry *e = entry(event);
-    if (!e)
-        return make_error("event '" + config::excerpt(event) + "' is not published");
-    if (state_->stopped.load())
-        return make_error("not subscribed: shutting down");
+    if (!e) return make_error("event '" + config::excerpt(event) + "' is not published");
+    if (state_->stopped.load()) return make_error("not subscribed: shutting down");
     const int64_t expire_at = expire.count() > 0 ? unix_now() + expire.count() : 0;
 
     std::lock_guard lock(state_->subscribe_mutex);
@@ -591,11 +565,9 @@ Result<SubscribeOutcome> EventCore::subscribe(std::string_view event,
     return SubscribeOutcome::Added;
 }
 
-Result<void> EventCore::unsubscribe(std::string_view event, std::string_view socket,
-                                    bool from_mi) {
+Result<void> EventCore::unsubscribe(std::string_view event, std::string_view socket, bool from_mi) {
     EventEntry *e = entry(event);
-    if (!e)
-        return make_error("event '" + config::excerpt(event) + "' is not published");
+    if (!e) return make_error("event '" + config::excerpt(event) + "' is not published");
     auto probe = transports_.open(socket, from_mi);
     std::shared_ptr<Subscriber> removed;
     {
@@ -637,13 +609,10 @@ std::vector<SubscriberInfo> EventCore::subscribers(std::optional<std::string_vie
     const int n = state_->count.load(std::memory_order_acquire);
     for (int i = 0; i < n; ++i) {
         EventEntry *e = state_->at(i);
-        if (event && e->name != *event)
-            continue;
+        if (event && e->name != *event) continue;
         for (const auto &s : *e->subscribers.load()) {
-            if (socket && s->socket().text() != *socket)
-                continue;
-            if (s->expired(now))
-                continue;
+            if (socket && s->socket().text() != *socket) continue;
+            if (s->expired(now)) continue;
             SubscriberInfo info;
             info.event = e->name;
             info.socket = s->socket().text();
@@ -680,16 +649,14 @@ void EventCore::reap_expired() {
         }
     }
     for (auto &s : gone) {
-        LOG_DBG("subscriber %s of %s expired", s->socket().text().c_str(),
-                s->entry().name.c_str());
+        LOG_DBG("subscriber %s of %s expired", s->socket().text().c_str(), s->entry().name.c_str());
         state_->retire(std::move(s));
     }
     state_->join_retired(false);
 }
 
 uint64_t EventCore::shutdown(std::chrono::milliseconds grace) {
-    if (state_->stopped.exchange(true))
-        return 0;
+    if (state_->stopped.exchange(true)) return 0;
     const auto deadline = Clock::now() + grace;
     std::vector<std::shared_ptr<Subscriber>> all;
     {
@@ -707,8 +674,7 @@ uint64_t EventCore::shutdown(std::chrono::milliseconds grace) {
     while (Clock::now() < deadline) {
         {
             std::lock_guard lock(state_->pending_mutex);
-            if (state_->pending.empty())
-                break;
+            if (state_->pending.empty()) break;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }

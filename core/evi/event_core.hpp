@@ -39,9 +39,9 @@ struct SubscriberInfo {
 };
 
 struct CoreOptions {
-    size_t queue_size = 10000;  // per non-inline subscriber
-    int delivery_retries = 3;   // extra attempts for a failed blocking delivery
-    int retry_backoff_ms = 100; // first backoff, doubled each attempt (capped at 2 s)
+    size_t queue_size = 10000;      // per non-inline subscriber
+    int delivery_retries = 3;       // extra attempts for a failed blocking delivery
+    int retry_backoff_ms = 100;     // first backoff, doubled each attempt (capped at 2 s)
     int64_t event_threshold_us = 0; // > 0: a slower delivery raises E_CORE_THRESHOLD
 };
 

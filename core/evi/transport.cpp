@@ -8,15 +8,12 @@ Socket::Socket(const Transport *transport, void *handle, unsigned flags, std::st
     : transport_(transport), handle_(handle), flags_(flags), text_(std::move(text)) {}
 
 Socket::~Socket() {
-    if (transport_->ops->free)
-        transport_->ops->free(handle_);
+    if (transport_->ops->free) transport_->ops->free(handle_);
 }
 
 bool Socket::matches(const Socket &other) const {
-    if (transport_ != other.transport_)
-        return false;
-    if (transport_->ops->match)
-        return transport_->ops->match(handle_, other.handle_) != 0;
+    if (transport_ != other.transport_) return false;
+    if (transport_->ops->match) return transport_->ops->match(handle_, other.handle_) != 0;
     return text_ == other.text_;
 }
 
@@ -30,7 +27,8 @@ Result<void> TransportRegistry::add(const evi_transport_t *ops, std::string_view
         return make_error("transport '" + std::string(ops->proto) + "' of module '" +
                           std::string(module) + "' is already provided by module '" +
                           it->second->module + "'");
-    transports_.emplace(ops->proto, std::make_unique<Transport>(Transport{ops, std::string(module)}));
+    transports_.emplace(ops->proto,
+                        std::make_unique<Transport>(Transport{ops, std::string(module)}));
     return {};
 }
 
@@ -60,19 +58,21 @@ Result<std::shared_ptr<Socket>> TransportRegistry::open(std::string_view text, b
         std::string known;
         for (const auto &p : protos())
             known += (known.empty() ? "" : ", ") + p;
-        return make_error("bad socket '" + std::string(text) + "': no loaded module provides the '" +
-                          std::string(proto) + "' transport (loaded transports: " +
-                          (known.empty() ? "none" : known) + ")");
+        return make_error("bad socket '" + std::string(text) +
+                          "': no loaded module provides the '" + std::string(proto) +
+                          "' transport (loaded transports: " + (known.empty() ? "none" : known) +
+                          ")");
     }
     const auto address = text.substr(colon + 1);
     void *handle = nullptr;
     unsigned flags = t->ops->flags;
     char err[512] = "";
-    const int rc = t->ops->parse({address.data(), address.size()}, from_mi ? 1 : 0, &handle,
-                                 &flags, err, sizeof err);
+    const int rc = t->ops->parse({address.data(), address.size()}, from_mi ? 1 : 0, &handle, &flags,
+                                 err, sizeof err);
     if (rc != EVI_OK || !handle) {
-        return make_error("bad socket '" + std::string(text) + "': " +
-                          (err[0] ? std::string(err) : std::string("refused by module ") + t->module));
+        return make_error(
+            "bad socket '" + std::string(text) +
+            "': " + (err[0] ? std::string(err) : std::string("refused by module ") + t->module));
     }
     std::string printed;
     if (t->ops->print) {

@@ -28,15 +28,18 @@ std::string lower(std::string_view s) {
 }
 } // namespace
 
-void set_level(int lvl) { g_level.store(lvl, std::memory_order_relaxed); }
-int level() { return g_level.load(std::memory_order_relaxed); }
+void set_level(int lvl) {
+    g_level.store(lvl, std::memory_order_relaxed);
+}
+int level() {
+    return g_level.load(std::memory_order_relaxed);
+}
 
 std::optional<int> parse_level(std::string_view text) {
     int n = 0;
     auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
     if (ec == std::errc() && p == text.data() + text.size()) {
-        if (n < Alert || n > Debug)
-            return std::nullopt;
+        if (n < Alert || n > Debug) return std::nullopt;
         return n;
     }
     const std::string t = lower(text);
@@ -52,14 +55,22 @@ std::optional<int> parse_level(std::string_view text) {
 
 const char *level_name(int lvl) {
     switch (lvl) {
-    case Alert: return "ALERT";
-    case Crit: return "CRITICAL";
-    case Err: return "ERROR";
-    case Warn: return "WARNING";
-    case Notice: return "NOTICE";
-    case Info: return "INFO";
-    case Debug: return "DBG";
-    default: return lvl < Alert ? "ALERT" : "DBG";
+    case Alert:
+        return "ALERT";
+    case Crit:
+        return "CRITICAL";
+    case Err:
+        return "ERROR";
+    case Warn:
+        return "WARNING";
+    case Notice:
+        return "NOTICE";
+    case Info:
+        return "INFO";
+    case Debug:
+        return "DBG";
+    default:
+        return lvl < Alert ? "ALERT" : "DBG";
     }
 }
 
@@ -75,8 +86,7 @@ void write(int lvl, std::string_view module, std::string_view message) {
         line.reserve(message.size() + module.size() + 48);
         line.append(stamp).append(" [").append(level_name(lvl)).append("] ");
         line.append(module).append(": ").append(message);
-        if (line.empty() || line.back() != '\n')
-            line.push_back('\n');
+        if (line.empty() || line.back() != '\n') line.push_back('\n');
         std::fwrite(line.data(), 1, line.size(), stderr);
     }
     if (g_has_sink.load(std::memory_order_acquire) && !t_in_sink &&
@@ -100,8 +110,7 @@ void writef(int lvl, const char *module, const char *fmt, ...) {
     va_start(ap, fmt);
     int n = std::vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return;
+    if (n < 0) return;
     if (static_cast<size_t>(n) < sizeof buf) {
         write(lvl, module, std::string_view(buf, static_cast<size_t>(n)));
         return;
@@ -121,6 +130,8 @@ void set_sink(Sink sink, int min_level) {
     g_has_sink.store(static_cast<bool>(g_sink), std::memory_order_release);
 }
 
-void clear_sink() { set_sink(nullptr, Err); }
+void clear_sink() {
+    set_sink(nullptr, Err);
+}
 
 } // namespace evi::log

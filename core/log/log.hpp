@@ -23,7 +23,9 @@ enum Level : int {
 
 void set_level(int level);
 int level();
-inline bool enabled(int lvl) { return lvl <= level(); }
+inline bool enabled(int lvl) {
+    return lvl <= level();
+}
 
 // Accepts a number (-3..4) or a name (alert, crit, error/err, warn/warning, notice, info,
 // debug/dbg).
@@ -42,10 +44,9 @@ void clear_sink();
 
 } // namespace evi::log
 
-#define EVI_LOG(lvl, module, ...)                                                              \
-    do {                                                                                       \
-        if (::evi::log::enabled(lvl))                                                          \
-            ::evi::log::writef(lvl, module, __VA_ARGS__);                                      \
+#define EVI_LOG(lvl, module, ...)                                                                  \
+    do {                                                                                           \
+        if (::evi::log::enabled(lvl)) ::evi::log::writef(lvl, module, __VA_ARGS__);                \
     } while (0)
 #define LOG_ERR(...) EVI_LOG(::evi::log::Err, "core", __VA_ARGS__)
 #define LOG_WARN(...) EVI_LOG(::evi::log::Warn, "core", __VA_ARGS__)

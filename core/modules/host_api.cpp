@@ -21,8 +21,7 @@ int Counters::add_counter(std::string_view module, std::string_view name, std::s
     std::lock_guard lock(mutex_);
     std::string full = "evi_" + std::string(module) + "_" + std::string(name);
     for (size_t i = 0; i < entries_.size(); ++i)
-        if (entries_[i].name == full)
-            return static_cast<int>(i);
+        if (entries_[i].name == full) return static_cast<int>(i);
     auto &e = entries_.emplace_back();
     e.name = std::move(full);
     e.help = std::string(help);
@@ -35,8 +34,7 @@ void Counters::add(int id, int64_t delta) {
     std::atomic<int64_t> *v = nullptr;
     {
         std::lock_guard lock(mutex_);
-        if (id < 0 || static_cast<size_t>(id) >= entries_.size())
-            return;
+        if (id < 0 || static_cast<size_t>(id) >= entries_.size()) return;
         v = &entries_[static_cast<size_t>(id)].value;
     }
     v->fetch_add(delta, std::memory_order_relaxed);
@@ -52,9 +50,15 @@ std::vector<Counters::Value> Counters::snapshot() const {
 
 namespace {
 
-ModuleContext &ctx(const evi_host_t *h) { return *static_cast<ModuleContext *>(h->module); }
-HostServices &services(const evi_host_t *h) { return *ctx(h).services; }
-std::string_view view(evi_str_t s) { return {s.s ? s.s : "", s.len}; }
+ModuleContext &ctx(const evi_host_t *h) {
+    return *static_cast<ModuleContext *>(h->module);
+}
+HostServices &services(const evi_host_t *h) {
+    return *ctx(h).services;
+}
+std::string_view view(evi_str_t s) {
+    return {s.s ? s.s : "", s.len};
+}
 
 void copy_error(char *err, size_t errlen, const std::string &msg) {
     if (err && errlen) {
@@ -63,15 +67,13 @@ void copy_error(char *err, size_t errlen, const std::string &msg) {
 }
 
 void host_log(const evi_host_t *h, int level, const char *fmt, ...) {
-    if (!log::enabled(level) || !fmt)
-        return;
+    if (!log::enabled(level) || !fmt) return;
     char buf[2048];
     va_list ap;
     va_start(ap, fmt);
     int n = std::vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return;
+    if (n < 0) return;
     log::write(level, ctx(h).name, std::string_view(buf, std::min<size_t>(n, sizeof buf - 1)));
 }
 
@@ -125,8 +127,7 @@ int host_socket_open(const evi_host_t *h, evi_str_t socket, int from_mi, evi_soc
 }
 
 int host_socket_raise(const evi_host_t *h, evi_socket_t *s, const evi_event_t *ev) {
-    if (!s || !ev)
-        return EVI_ERR;
+    if (!s || !ev) return EVI_ERR;
     try {
         return services(h).events.deliver_now(*s->socket, *ev);
     } catch (const std::exception &) {
@@ -135,11 +136,9 @@ int host_socket_raise(const evi_host_t *h, evi_socket_t *s, const evi_event_t *e
 }
 
 int host_socket_print(const evi_host_t *, const evi_socket_t *s, char *buf, size_t len) {
-    if (!s)
-        return -1;
+    if (!s) return -1;
     const auto &t = s->socket->text();
-    if (buf && len)
-        std::snprintf(buf, len, "%s", t.c_str());
+    if (buf && len) std::snprintf(buf, len, "%s", t.c_str());
     return static_cast<int>(t.size());
 }
 
@@ -147,7 +146,9 @@ int host_socket_match(const evi_host_t *, const evi_socket_t *a, const evi_socke
     return a && b && a->socket->matches(*b->socket) ? 1 : 0;
 }
 
-void host_socket_close(const evi_host_t *, evi_socket_t *s) { delete s; }
+void host_socket_close(const evi_host_t *, evi_socket_t *s) {
+    delete s;
+}
 
 unsigned host_socket_flags(const evi_host_t *, const evi_socket_t *s) {
     return s ? s->socket->flags() : 0;
@@ -155,22 +156,18 @@ unsigned host_socket_flags(const evi_host_t *, const evi_socket_t *s) {
 
 int host_route_find(const evi_host_t *h, evi_str_t name, evi_route_t **route, int *sync) {
     auto *routes = services(h).routes;
-    if (!routes || !route)
-        return EVI_ERR;
+    if (!routes || !route) return EVI_ERR;
     bool is_sync = false;
     evi_route_t *r = routes->find_event_route(view(name), is_sync);
-    if (!r)
-        return EVI_ERR;
+    if (!r) return EVI_ERR;
     *route = r;
-    if (sync)
-        *sync = is_sync ? 1 : 0;
+    if (sync) *sync = is_sync ? 1 : 0;
     return EVI_OK;
 }
 
 int host_route_run(const evi_host_t *h, evi_route_t *route, const evi_event_t *ev) {
     auto *routes = services(h).routes;
-    if (!routes || !route || !ev)
-        return EVI_ERR;
+    if (!routes || !route || !ev) return EVI_ERR;
     try {
         return routes->run_event_route(route, *ev);
     } catch (const std::exception &e) {
@@ -180,15 +177,13 @@ int host_route_run(const evi_host_t *h, evi_route_t *route, const evi_event_t *e
 }
 
 int host_timer_add(const evi_host_t *h, unsigned interval_ms, void (*cb)(void *), void *arg) {
-    if (!cb || interval_ms == 0)
-        return EVI_ERR;
+    if (!cb || interval_ms == 0) return EVI_ERR;
     services(h).runtime.every(std::chrono::milliseconds(interval_ms), [cb, arg] { cb(arg); });
     return EVI_OK;
 }
 
 int host_counter_register(const evi_host_t *h, const char *name, const char *help) {
-    if (!name || !*name)
-        return EVI_ERR;
+    if (!name || !*name) return EVI_ERR;
     return services(h).counters.add_counter(ctx(h).name, name, help ? help : "");
 }
 

@@ -33,7 +33,9 @@ struct Module::HostTable {
 
 Module::~Module() = default;
 
-const evi_host_t *Module::host() const { return host_ ? &host_->table : nullptr; }
+const evi_host_t *Module::host() const {
+    return host_ ? &host_->table : nullptr;
+}
 
 ModuleSet::ModuleSet() = default;
 
@@ -88,8 +90,7 @@ std::vector<std::string> candidates(std::string_view name, const std::vector<std
 Result<int64_t> parse_int_text(std::string_view s) {
     int64_t v = 0;
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc() || p != s.data() + s.size())
-        return make_error("not an integer");
+    if (ec != std::errc() || p != s.data() + s.size()) return make_error("not an integer");
     return v;
 }
 
@@ -98,8 +99,7 @@ std::string unsafe_reason(const std::string &path) {
     struct stat st {};
     const auto dir = fs::path(path).parent_path().string();
     for (const auto &p : {path, dir}) {
-        if (::stat(p.c_str(), &st) != 0)
-            return "cannot stat " + p + ": " + std::strerror(errno);
+        if (::stat(p.c_str(), &st) != 0) return "cannot stat " + p + ": " + std::strerror(errno);
         if (st.st_mode & (S_IWGRP | S_IWOTH))
             return p + " is writable by " +
                    std::string((st.st_mode & S_IWOTH) ? "every user" : "its group") +
@@ -112,8 +112,7 @@ std::string unsafe_reason(const std::string &path) {
 }
 
 std::string range_text(const evi_param_def_t &def) {
-    if (def.min > def.max)
-        return "";
+    if (def.min > def.max) return "";
     return " from " + std::to_string(def.min) + " to " + std::to_string(def.max);
 }
 
@@ -121,18 +120,23 @@ std::string range_text(const evi_param_def_t &def) {
 
 const char *param_type_name(int type) {
     switch (type) {
-    case EVI_PARAM_INT: return "integer";
-    case EVI_PARAM_STR: return "string";
-    case EVI_PARAM_BOOL: return "boolean";
-    case EVI_PARAM_SIZE: return "size";
-    case EVI_PARAM_ENUM: return "enum";
-    default: return "unknown";
+    case EVI_PARAM_INT:
+        return "integer";
+    case EVI_PARAM_STR:
+        return "string";
+    case EVI_PARAM_BOOL:
+        return "boolean";
+    case EVI_PARAM_SIZE:
+        return "size";
+    case EVI_PARAM_ENUM:
+        return "enum";
+    default:
+        return "unknown";
     }
 }
 
 Result<evi_param_value_t> check_param_value(const evi_param_def_t &def,
-                                            const config::Literal &value,
-                                            std::string &storage) {
+                                            const config::Literal &value, std::string &storage) {
     const int64_t *ival = std::get_if<int64_t>(&value);
     const std::string *sval = std::get_if<std::string>(&value);
     storage = ival ? std::to_string(*ival) : *sval;
@@ -148,8 +152,7 @@ Result<evi_param_value_t> check_param_value(const evi_param_def_t &def,
 
     switch (def.type) {
     case EVI_PARAM_INT: {
-        if (ival)
-            return in_range(*ival);
+        if (ival) return in_range(*ival);
         auto v = parse_int_text(*sval);
         if (!v)
             return make_error("expected an integer" + range_text(def) + ", got string \"" +
@@ -181,21 +184,25 @@ Result<evi_param_value_t> check_param_value(const evi_param_def_t &def,
                           config::excerpt(storage));
     }
     case EVI_PARAM_SIZE: {
-        if (ival)
-            return in_range(*ival);
+        if (ival) return in_range(*ival);
         std::string t = lower(*sval);
         int64_t mult = 1;
-        if (!t.empty() && (t.back() == 'b'))
-            t.pop_back();
+        if (!t.empty() && (t.back() == 'b')) t.pop_back();
         if (!t.empty()) {
             switch (t.back()) {
-            case 'k': mult = 1024; break;
-            case 'm': mult = 1024 * 1024; break;
-            case 'g': mult = 1024LL * 1024 * 1024; break;
-            default: break;
+            case 'k':
+                mult = 1024;
+                break;
+            case 'm':
+                mult = 1024 * 1024;
+                break;
+            case 'g':
+                mult = 1024LL * 1024 * 1024;
+                break;
+            default:
+                break;
             }
-            if (mult != 1)
-                t.pop_back();
+            if (mult != 1) t.pop_back();
         }
         auto v = parse_int_text(t);
         if (!v || *v < 0 || *v > INT64_MAX / mult)
@@ -227,8 +234,7 @@ Result<Module *> ModuleSet::load(std::string_view name, const std::vector<std::s
         std::error_code ec;
         if (fs::is_regular_file(p, ec)) {
             path = fs::canonical(p, ec).string();
-            if (ec)
-                path = p;
+            if (ec) path = p;
             break;
         }
     }
@@ -256,15 +262,14 @@ Result<Module *> ModuleSet::load(std::string_view name, const std::vector<std::s
     }
     if (!lib->lib.has(EVI_MODULE_SYMBOL))
         return make_error(path + " is not an EVI module: it does not export " EVI_MODULE_SYMBOL
-                          "()");
+                                 "()");
     const evi_module_t *desc = nullptr;
     try {
         desc = lib->lib.get<const evi_module_t *()>(EVI_MODULE_SYMBOL)();
     } catch (const std::exception &e) {
         return make_error(path + ": cannot read its descriptor: " + e.what());
     }
-    if (!desc)
-        return make_error(path + ": " EVI_MODULE_SYMBOL "() returned NULL");
+    if (!desc) return make_error(path + ": " EVI_MODULE_SYMBOL "() returned NULL");
     if (desc->abi_major != EVI_ABI_MAJOR || desc->abi_minor > EVI_ABI_MINOR) {
         return make_error(path + " was built for EVI plugin ABI " +
                           version_text(desc->abi_major, desc->abi_minor) +
@@ -278,9 +283,8 @@ Result<Module *> ModuleSet::load(std::string_view name, const std::vector<std::s
                           std::to_string(desc->size) + ", name missing or too short)");
     for (const auto &m : modules_)
         if (lower(m->name_) == lower(desc->name))
-            return make_error("module '" + std::string(desc->name) +
-                              "' is already loaded (from " + m->path_ + "; now also " + path +
-                              ")");
+            return make_error("module '" + std::string(desc->name) + "' is already loaded (from " +
+                              m->path_ + "; now also " + path + ")");
 
     auto m = std::unique_ptr<Module>(new Module());
     m->lib_ = std::move(lib);
@@ -295,8 +299,7 @@ Result<Module *> ModuleSet::load(std::string_view name, const std::vector<std::s
 
 Module *ModuleSet::find(std::string_view name) const {
     for (const auto &m : modules_)
-        if (lower(m->name_) == lower(name))
-            return m.get();
+        if (lower(m->name_) == lower(name)) return m.get();
     return nullptr;
 }
 
@@ -311,21 +314,19 @@ Result<void> ModuleSet::set_param(std::string_view module, std::string_view para
     }
     int matched = 0;
     for (const auto &m : modules_) {
-        if (!std::regex_match(m->name_, re))
-            continue;
+        if (!std::regex_match(m->name_, re)) continue;
         ++matched;
         const auto &d = *m->desc_;
         const evi_param_def_t *def = nullptr;
         for (size_t i = 0; i < d.nparams; ++i)
-            if (d.params[i].name && param == d.params[i].name)
-                def = &d.params[i];
+            if (d.params[i].name && param == d.params[i].name) def = &d.params[i];
         if (!def) {
             std::string known;
             for (size_t i = 0; i < d.nparams; ++i)
                 known += (known.empty() ? "" : ", ") + std::string(d.params[i].name);
             return make_error("modparam: module '" + m->name_ + "' has no parameter '" +
-                              config::excerpt(param) + "' (its parameters: " +
-                              (known.empty() ? "none" : known) + ")");
+                              config::excerpt(param) +
+                              "' (its parameters: " + (known.empty() ? "none" : known) + ")");
         }
         std::string storage;
         auto v = check_param_value(*def, value, storage);
@@ -358,8 +359,7 @@ namespace {
 mi::Command wrap_command(const evi_mi_cmd_t &c, const std::string &module) {
     mi::Command cmd;
     cmd.name = c.name;
-    if (c.alias)
-        cmd.aliases.push_back(c.alias);
+    if (c.alias) cmd.aliases.push_back(c.alias);
     cmd.help = c.help ? c.help : "";
     cmd.module = module;
     for (auto p = c.param_sets; p && *p; ++p) {
@@ -368,10 +368,9 @@ mi::Command wrap_command(const evi_mi_cmd_t &c, const std::string &module) {
         size_t start = 0;
         while (!s.empty() && start <= s.size()) {
             auto semi = s.find(';', start);
-            set.push_back(s.substr(start, semi == std::string::npos ? std::string::npos
-                                                                     : semi - start));
-            if (semi == std::string::npos)
-                break;
+            set.push_back(
+                s.substr(start, semi == std::string::npos ? std::string::npos : semi - start));
+            if (semi == std::string::npos) break;
             start = semi + 1;
         }
         cmd.param_sets.push_back(std::move(set));
@@ -409,8 +408,7 @@ mi::Command wrap_command(const evi_mi_cmd_t &c, const std::string &module) {
         evi_mi_request_t req{cparams.data(), cparams.size(),
                              [](void *ctx, int code, evi_str_t json) {
                                  auto *r = static_cast<Reply *>(ctx);
-                                 if (r->called)
-                                     return;
+                                 if (r->called) return;
                                  r->called = true;
                                  r->code = code;
                                  r->text.assign(json.s ? json.s : "", json.len);
@@ -419,8 +417,7 @@ mi::Command wrap_command(const evi_mi_cmd_t &c, const std::string &module) {
         handler(&req);
         if (!reply.called)
             return mi::Failure{500, "module " + module + " did not reply", std::nullopt};
-        if (reply.code != 0)
-            return mi::Failure{reply.code, reply.text, std::nullopt};
+        if (reply.code != 0) return mi::Failure{reply.code, reply.text, std::nullopt};
         auto parsed = mi::json::parse(reply.text, nullptr, false);
         if (parsed.is_discarded())
             return mi::Failure{500, "module " + module + " replied with invalid JSON",
@@ -434,8 +431,7 @@ mi::Command wrap_command(const evi_mi_cmd_t &c, const std::string &module) {
 
 Result<void> ModuleSet::init_all(HostServices &services) {
     for (auto &m : modules_) {
-        if (m->initialized_)
-            continue;
+        if (m->initialized_) continue;
         m->host_ = std::make_unique<Module::HostTable>();
         m->host_->context = {m->name_, &services};
         fill_host_table(m->host_->table, &m->host_->context);
@@ -449,19 +445,19 @@ Result<void> ModuleSet::init_all(HostServices &services) {
                 std::snprintf(err, sizeof err, "init threw an exception");
             }
             if (rc != EVI_OK)
-                return make_error("module " + m->name_ + " failed to initialise: " +
-                                  (err[0] ? err : "no reason given"));
+                return make_error("module " + m->name_ +
+                                  " failed to initialise: " + (err[0] ? err : "no reason given"));
         }
         m->initialized_ = true;
         for (size_t i = 0; i < d.ntransports; ++i) {
             auto r = services.transports.add(&d.transports[i], m->name_);
-            if (!r)
-                return r;
+            if (!r) return r;
         }
         for (size_t i = 0; i < d.nmi_cmds; ++i) {
             const auto &c = d.mi_cmds[i];
             if (!c.name || !c.handler)
-                return make_error("module " + m->name_ + " exports an MI command without a "
+                return make_error("module " + m->name_ +
+                                  " exports an MI command without a "
                                   "name or handler");
             if (!services.commands.add(wrap_command(c, m->name_)))
                 return make_error("module " + m->name_ + ": MI command '" + c.name +
@@ -473,13 +469,12 @@ Result<void> ModuleSet::init_all(HostServices &services) {
 
 Result<void> ModuleSet::start_all() {
     for (auto &m : modules_) {
-        if (m->started_ || !m->initialized_)
-            continue;
+        if (m->started_ || !m->initialized_) continue;
         if (m->desc_->start) {
             char err[512] = "";
             if (m->desc_->start(err, sizeof err) != EVI_OK)
-                return make_error("module " + m->name_ + " failed to start: " +
-                                  (err[0] ? err : "no reason given"));
+                return make_error("module " + m->name_ +
+                                  " failed to start: " + (err[0] ? err : "no reason given"));
         }
         m->started_ = true;
     }
@@ -489,8 +484,7 @@ Result<void> ModuleSet::start_all() {
 void ModuleSet::stop_all() {
     for (auto it = modules_.rbegin(); it != modules_.rend(); ++it) {
         auto &m = *it;
-        if (m->started_ && m->desc_->stop)
-            m->desc_->stop();
+        if (m->started_ && m->desc_->stop) m->desc_->stop();
         m->started_ = false;
     }
 }
@@ -505,8 +499,7 @@ void ModuleSet::reopen_all() {
 void ModuleSet::destroy_all() {
     for (auto it = modules_.rbegin(); it != modules_.rend(); ++it) {
         auto &m = *it;
-        if (m->initialized_ && m->desc_->destroy)
-            m->desc_->destroy();
+        if (m->initialized_ && m->desc_->destroy) m->desc_->destroy();
         m->initialized_ = false;
     }
     // Unload in reverse order too.

@@ -76,8 +76,7 @@ class ModuleSet {
 // Checks a modparam value against its typed definition and converts it; the error says the
 // expected type and range. Exposed for tests and for `module_params`.
 Result<evi_param_value_t> check_param_value(const evi_param_def_t &def,
-                                            const config::Literal &value,
-                                            std::string &storage);
+                                            const config::Literal &value, std::string &storage);
 const char *param_type_name(int type);
 
 } // namespace evi

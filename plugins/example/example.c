@@ -42,7 +42,9 @@ static int set_file_mode(const evi_param_value_t *v, char *err, size_t errlen) {
     return EVI_OK;
 }
 
-static int get_file_mode(char *buf, size_t len) { return snprintf(buf, len, "%04o", file_mode); }
+static int get_file_mode(char *buf, size_t len) {
+    return snprintf(buf, len, "%04o", file_mode);
+}
 
 static const evi_param_def_t params[] = {
     {"file_mode", EVI_PARAM_STR, "0644", 1, 0, NULL,
@@ -90,8 +92,8 @@ static int jsonl_raise(void *sock, const evi_event_t *ev, uint64_t token) {
 }
 
 static int jsonl_match(const void *a, const void *b) {
-    return strcmp(((const struct jsonl_socket *)a)->path,
-                  ((const struct jsonl_socket *)b)->path) == 0;
+    return strcmp(((const struct jsonl_socket *)a)->path, ((const struct jsonl_socket *)b)->path) ==
+           0;
 }
 
 static int jsonl_print(const void *sock, char *buf, size_t len) {
@@ -146,4 +148,6 @@ static const evi_module_t module = {
     .init = mod_init,
 };
 
-const evi_module_t *evi_module_descriptor(void) { return &module; }
+const evi_module_t *evi_module_descriptor(void) {
+    return &module;
+}

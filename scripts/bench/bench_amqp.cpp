@@ -58,16 +58,15 @@ void close_conn(amqp_connection_state_t c) {
 }
 
 uint32_t declare(amqp_connection_state_t c, const char *queue, bool passive) {
-    auto *ok = amqp_queue_declare(c, 1, amqp_cstring_bytes(queue), passive, 0, 0, 0,
-                                  amqp_empty_table);
+    auto *ok =
+        amqp_queue_declare(c, 1, amqp_cstring_bytes(queue), passive, 0, 0, 0, amqp_empty_table);
     check(amqp_get_rpc_reply(c), "queue.declare");
     return ok ? ok->message_count : 0;
 }
 
 std::string body(long i) {
-    return R"({"jsonrpc":"2.0","method":"E_BENCH","params":{"callid":"bench-)" +
-           std::to_string(i) + R"(","from":"sip:alice@example.com","seq":)" + std::to_string(i) +
-           "}}";
+    return R"({"jsonrpc":"2.0","method":"E_BENCH","params":{"callid":"bench-)" + std::to_string(i) +
+           R"(","from":"sip:alice@example.com","seq":)" + std::to_string(i) + "}}";
 }
 
 // Reads frames until `outstanding` <= limit; returns acks seen (multiple acks counted fully).
@@ -93,8 +92,10 @@ void settle(amqp_connection_state_t c, uint64_t &next_tag, uint64_t &acked, long
         }
         uint64_t n = multiple ? tag - next_tag + 1 : 1;
         next_tag = multiple ? tag + 1 : std::max(next_tag, tag + 1);
-        if (nack) nacked += long(n);
-        else acked += n;
+        if (nack)
+            nacked += long(n);
+        else
+            acked += n;
     }
 }
 
@@ -123,7 +124,8 @@ int main(int argc, char **argv) {
         }
         std::vector<std::string> bodies;
         bodies.reserve(n);
-        for (long i = 0; i < n; ++i) bodies.push_back(body(i));
+        for (long i = 0; i < n; ++i)
+            bodies.push_back(body(i));
         amqp_basic_properties_t props{};
         props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG;
         props.content_type = amqp_cstring_bytes("application/json");

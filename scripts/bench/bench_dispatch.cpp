@@ -35,17 +35,19 @@ int match(const void *a, const void *b) {
 int print(const void *sock, char *buf, size_t len) {
     return std::snprintf(buf, len, "%s", static_cast<const std::string *>(sock)->c_str());
 }
-void free_sock(void *sock) { delete static_cast<std::string *>(sock); }
+void free_sock(void *sock) {
+    delete static_cast<std::string *>(sock);
+}
 int raise_null(void *, const evi_event_t *ev, uint64_t) {
     // Touch the payload so that the encoding cannot be skipped.
     g_delivered.fetch_add(1 + (ev->json.len & 0), std::memory_order_relaxed);
     return EVI_OK;
 }
 
-const evi_transport_t null_t{sizeof(evi_transport_t), "null", 0, parse, raise_null, match, print,
-                             free_sock};
-const evi_transport_t nulljson_t{sizeof(evi_transport_t), "nulljson", EVI_TF_JSON, parse,
-                                 raise_null, match, print, free_sock};
+const evi_transport_t null_t{
+    sizeof(evi_transport_t), "null", 0, parse, raise_null, match, print, free_sock};
+const evi_transport_t nulljson_t{
+    sizeof(evi_transport_t), "nulljson", EVI_TF_JSON, parse, raise_null, match, print, free_sock};
 
 double cpu_now() {
     timespec ts{};
@@ -58,7 +60,8 @@ std::vector<long> list(const char *s, std::vector<long> def) {
     std::vector<long> v;
     std::stringstream in(s);
     std::string item;
-    while (std::getline(in, item, ',')) v.push_back(std::atol(item.c_str()));
+    while (std::getline(in, item, ','))
+        v.push_back(std::atol(item.c_str()));
     return v;
 }
 
@@ -122,6 +125,7 @@ int main(int argc, char **argv) {
     auto events = list(argc > 3 ? argv[3] : nullptr, {10, 1000, 100000});
     for (const char *proto : {"null", "nulljson"})
         for (long e : events)
-            for (long s : subs) cell(proto, s, e, deliveries);
+            for (long s : subs)
+                cell(proto, s, e, deliveries);
     return 0;
 }

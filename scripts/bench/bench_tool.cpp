@@ -19,7 +19,9 @@
 //   http-sink PORT [EXPECT IDLE_MS]  fast HTTP/1.1 keep-alive sink (answers a fixed XML-RPC
 //                                 reply); counts requests until EXPECT, IDLE_MS without one, or
 //                                 SIGTERM/SIGINT
+#include <algorithm>
 #include <arpa/inet.h>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -40,8 +42,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <vector>
-#include <algorithm>
-#include <atomic>
 
 namespace {
 
@@ -73,9 +73,8 @@ std::string flat_line(long i) {
            "\n";
 }
 std::string json_payload(long i) {
-    return R"({"jsonrpc":"2.0","method":"E_BENCH","params":{"callid":"bench-)" +
-           std::to_string(i) + R"(","from":"sip:alice@example.com","seq":)" + std::to_string(i) +
-           "}}";
+    return R"({"jsonrpc":"2.0","method":"E_BENCH","params":{"callid":"bench-)" + std::to_string(i) +
+           R"(","from":"sip:alice@example.com","seq":)" + std::to_string(i) + "}}";
 }
 
 void report_loop(long n, double wall, double cpu, long failed) {
@@ -97,7 +96,8 @@ int cmd_write(int argc, char **argv) {
         });
     std::vector<std::string> lines;
     lines.reserve(n);
-    for (long i = 0; i < n; ++i) lines.push_back(flat_line(i));
+    for (long i = 0; i < n; ++i)
+        lines.push_back(flat_line(i));
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return std::perror("open"), 1;
     long failed = 0;
@@ -163,7 +163,8 @@ int cmd_sendto(int argc, char **argv) {
     int mmsg = argc > 3 ? std::atoi(argv[3]) : 0;
     std::vector<std::string> payloads;
     payloads.reserve(n);
-    for (long i = 0; i < n; ++i) payloads.push_back(json_payload(i));
+    for (long i = 0; i < n; ++i)
+        payloads.push_back(json_payload(i));
     int fd = socket(a.family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     long failed = 0;
     if (mmsg < 0 && connect(fd, a.sa(), a.len) < 0) {
@@ -179,7 +180,10 @@ int cmd_sendto(int argc, char **argv) {
             while (sendto(fd, p.data(), p.size(), 0, a.sa(), a.len) < 0) {
                 // A Unix receiver applies back-pressure (EAGAIN/ENOBUFS): wait, as a
                 // non-dropping sender would; UDP never gets here on loopback.
-                if (errno != EAGAIN && errno != ENOBUFS) { ++failed; break; }
+                if (errno != EAGAIN && errno != ENOBUFS) {
+                    ++failed;
+                    break;
+                }
                 usleep(50);
             }
     } else {
@@ -225,8 +229,8 @@ int cmd_both(int argc, char **argv) {
     double c0 = cpu_self(), t0 = now_mono();
     for (long i = 0; i < n; ++i) {
         if (write(fd, lines[i].data(), lines[i].size()) != ssize_t(lines[i].size())) ++failed;
-        if (sendto(sfd, payloads[i].data(), payloads[i].size(), 0,
-                   reinterpret_cast<sockaddr *>(&a), sizeof a) < 0)
+        if (sendto(sfd, payloads[i].data(), payloads[i].size(), 0, reinterpret_cast<sockaddr *>(&a),
+                   sizeof a) < 0)
             ++failed;
     }
     double t1 = now_mono(), c1 = cpu_self();
@@ -237,7 +241,9 @@ int cmd_both(int argc, char **argv) {
 }
 
 volatile sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
+void on_signal(int) {
+    g_stop = 1;
+}
 
 // Latency: the payload carries "t":<ns> (MI raise_event param) — find it.
 int64_t find_ts(const char *p, size_t len) {
@@ -248,7 +254,8 @@ int64_t find_ts(const char *p, size_t len) {
             q += 4;
             if (q < end && *q == '"') ++q;
             int64_t v = 0;
-            while (q < end && *q >= '0' && *q <= '9') v = v * 10 + (*q++ - '0');
+            while (q < end && *q >= '0' && *q <= '9')
+                v = v * 10 + (*q++ - '0');
             return v;
         }
     }
@@ -318,8 +325,8 @@ int cmd_udpsink(int argc, char **argv) {
             size_t i = std::min(lats.size() - 1, size_t(p * double(lats.size())));
             return lats[i] / 1000.0;
         };
-        std::printf(",\"lat_us\":{\"p50\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f}",
-                    pct(0.5), pct(0.99), pct(0.999), lats.back() / 1000.0);
+        std::printf(",\"lat_us\":{\"p50\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f}", pct(0.5),
+                    pct(0.99), pct(0.999), lats.back() / 1000.0);
     }
     std::printf("}\n");
     return 0;
@@ -364,7 +371,8 @@ int read_response(int fd, std::string &buf, bool &server_closes) {
             size_t clen = 0;
             server_closes = false;
             std::string head = buf.substr(0, hdr_end);
-            for (auto &c : head) c = char(std::tolower(static_cast<unsigned char>(c)));
+            for (auto &c : head)
+                c = char(std::tolower(static_cast<unsigned char>(c)));
             auto p = head.find("content-length:");
             if (p != std::string::npos) clen = std::strtoul(head.c_str() + p + 15, nullptr, 10);
             if (head.find("connection: close") != std::string::npos) server_closes = true;
@@ -446,7 +454,12 @@ int cmd_http_load(int argc, char **argv) {
                     ++reconnects;
                     continue;
                 }
-                if (st == 200 && buf.empty()) ++ok; else if (st == 200) ++ok; else ++errors;
+                if (st == 200 && buf.empty())
+                    ++ok;
+                else if (st == 200)
+                    ++ok;
+                else
+                    ++errors;
                 if (!keepalive || closes) {
                     close(fd);
                     fd = -1;
@@ -459,8 +472,10 @@ int cmd_http_load(int argc, char **argv) {
         if (fd >= 0) close(fd);
     };
     std::vector<std::thread> threads;
-    for (int c = 0; c < conns; ++c) threads.emplace_back(worker);
-    for (auto &t : threads) t.join();
+    for (int c = 0; c < conns; ++c)
+        threads.emplace_back(worker);
+    for (auto &t : threads)
+        t.join();
     double t1 = now_mono(), c1 = cpu_self();
     std::printf("{\"events\":%ld,\"ok\":%ld,\"errors\":%ld,\"reconnects\":%ld,\"wall_s\":%.6f,"
                 "\"cpu_s\":%.6f,\"timed_out\":%d}\n",
@@ -505,7 +520,8 @@ int cmd_http_sink(int argc, char **argv) {
             break;
         std::vector<pollfd> pfds;
         pfds.push_back({lfd, POLLIN, 0});
-        for (auto &c : conns) pfds.push_back({c.fd, POLLIN, 0});
+        for (auto &c : conns)
+            pfds.push_back({c.fd, POLLIN, 0});
         int r = poll(pfds.data(), pfds.size(), 100);
         if (r <= 0) continue;
         if (pfds[0].revents & POLLIN) {
@@ -531,11 +547,11 @@ int cmd_http_sink(int argc, char **argv) {
                 auto he = c.in.find("\r\n\r\n");
                 if (he == std::string::npos) break;
                 std::string head = c.in.substr(0, he);
-                for (auto &ch : head) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+                for (auto &ch : head)
+                    ch = char(std::tolower(static_cast<unsigned char>(ch)));
                 size_t clen = 0;
                 auto p = head.find("content-length:");
-                if (p != std::string::npos)
-                    clen = std::strtoul(head.c_str() + p + 15, nullptr, 10);
+                if (p != std::string::npos) clen = std::strtoul(head.c_str() + p + 15, nullptr, 10);
                 if (c.in.size() < he + 4 + clen) break;
                 c.in.erase(0, he + 4 + clen);
                 ++requests;
@@ -566,12 +582,18 @@ int main(int argc, char **argv) {
     }
     std::string cmd = argv[1];
     int rc = 2;
-    if (cmd == "write") rc = cmd_write(argc - 2, argv + 2);
-    else if (cmd == "sendto") rc = cmd_sendto(argc - 2, argv + 2);
-    else if (cmd == "both") rc = cmd_both(argc - 2, argv + 2);
-    else if (cmd == "udpsink") rc = cmd_udpsink(argc - 2, argv + 2);
-    else if (cmd == "http-load") rc = cmd_http_load(argc - 2, argv + 2);
-    else if (cmd == "http-sink") rc = cmd_http_sink(argc - 2, argv + 2);
+    if (cmd == "write")
+        rc = cmd_write(argc - 2, argv + 2);
+    else if (cmd == "sendto")
+        rc = cmd_sendto(argc - 2, argv + 2);
+    else if (cmd == "both")
+        rc = cmd_both(argc - 2, argv + 2);
+    else if (cmd == "udpsink")
+        rc = cmd_udpsink(argc - 2, argv + 2);
+    else if (cmd == "http-load")
+        rc = cmd_http_load(argc - 2, argv + 2);
+    else if (cmd == "http-sink")
+        rc = cmd_http_sink(argc - 2, argv + 2);
     if (rc == 2) std::fprintf(stderr, "evi-bench-tool %s: bad arguments\n", cmd.c_str());
     std::fflush(stdout);
     return rc;

@@ -1,10 +1,10 @@
 // The config parser (core/config) and the script compiler (core/script): any bytes either
 // compile or give one clean "fuzz.cfg:LINE:COL: error: …" message; nothing crashes or throws.
 #include "app.hpp"
-#include "runtime.hpp"
 #include "config/parser.hpp"
 #include "fuzz_event.hpp"
 #include "fuzz_stub.hpp"
+#include "runtime.hpp"
 #include "script/script.hpp"
 
 #include <chrono>

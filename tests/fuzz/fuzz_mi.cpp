@@ -2,11 +2,11 @@
 // real event core: any body gives a JSON reply (or none, for notifications), never a crash or
 // an escaped exception. Also the mi_listen address parser.
 #include "app.hpp"
-#include "runtime.hpp"
 #include "fuzz_event.hpp"
 #include "fuzz_stub.hpp"
 #include "mi/jsonrpc.hpp"
 #include "mi/server.hpp"
+#include "runtime.hpp"
 
 #include <chrono>
 

@@ -9,8 +9,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FuzzedDataProvider in(data, size);
     fuzz::Event e(in);
-    std::string out = evi::encode_json_notification({e.ev.name.s, e.ev.name.len}, e.ev.params,
-                                                    e.ev.nparams);
+    std::string out =
+        evi::encode_json_notification({e.ev.name.s, e.ev.name.len}, e.ev.params, e.ev.nparams);
     bool utf8 = fuzz::valid_utf8({e.ev.name.s, e.ev.name.len});
     for (auto &p : e.params)
         utf8 = utf8 && fuzz::valid_utf8({p.name.s, p.name.len}) &&

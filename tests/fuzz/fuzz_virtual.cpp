@@ -23,8 +23,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (n == 0 || n > max) fuzz::fail("virt_parse_spec member count", std::to_string(n));
             if (policy < 0 || policy > 2) fuzz::fail("virt_parse_spec policy");
             for (size_t i = 0; i < n; ++i)
-                if (members[i].s < s.get() || members[i].s + members[i].len > s.get() + spec.size() ||
-                    members[i].len == 0)
+                if (members[i].s < s.get() ||
+                    members[i].s + members[i].len > s.get() + spec.size() || members[i].len == 0)
                     fuzz::fail("virt_parse_spec member outside the spec");
         } else if (err[0] == '\0' || strnlen(err, sizeof err) == sizeof err) {
             fuzz::fail("virt_parse_spec failed without a reason");
@@ -37,12 +37,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         // virtual.c passes `next % n` (start + i would wrap for a start near SIZE_MAX).
         size_t start = n ? in.ConsumeIntegral<size_t>() % n : 0;
         std::vector<unsigned char> pen(n ? n : 1);
-        for (size_t i = 0; i < n; ++i) pen[i] = in.ConsumeBool();
+        for (size_t i = 0; i < n; ++i)
+            pen[i] = in.ConsumeBool();
         std::vector<size_t> order(n ? n : 1, SIZE_MAX);
         virt_attempt_order(policy, n, start, pen.data(), order.data());
         std::vector<bool> seen(n);
         for (size_t i = 0; i < n; ++i) {
-            if (order[i] >= n || seen[order[i]]) fuzz::fail("virt_attempt_order: not a permutation");
+            if (order[i] >= n || seen[order[i]])
+                fuzz::fail("virt_attempt_order: not a permutation");
             seen[order[i]] = true;
         }
         break;
@@ -50,7 +52,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     default: {
         size_t n = in.ConsumeIntegralInRange<size_t>(0, 8);
         std::vector<unsigned char> eq(n * n + 1);
-        for (size_t i = 0; i < n * n; ++i) eq[i] = in.ConsumeBool();
+        for (size_t i = 0; i < n * n; ++i)
+            eq[i] = in.ConsumeBool();
         (void)virt_same_set(n, eq.data());
         break;
     }

@@ -28,7 +28,9 @@ struct Recorder {
     int status = EVI_OK;
 } rec;
 
-std::string s(evi_str_t v) { return std::string(v.s ? v.s : "", v.len); }
+std::string s(evi_str_t v) {
+    return std::string(v.s ? v.s : "", v.len);
+}
 
 int parse(evi_str_t a, int, void **sock, unsigned *, char *err, size_t len) {
     if (a.len == 0) {
@@ -44,17 +46,17 @@ int match(const void *a, const void *b) {
 int print(const void *sock, char *buf, size_t len) {
     return std::snprintf(buf, len, "%s", static_cast<const std::string *>(sock)->c_str());
 }
-void free_sock(void *sock) { delete static_cast<std::string *>(sock); }
+void free_sock(void *sock) {
+    delete static_cast<std::string *>(sock);
+}
 
 int record(void *sock, const evi_event_t *ev, uint64_t token, bool gated) {
     std::unique_lock lock(rec.m);
     ++rec.entered;
     rec.cv.notify_all();
-    if (gated)
-        rec.cv.wait(lock, [] { return rec.gate_open; });
+    if (gated) rec.cv.wait(lock, [] { return rec.gate_open; });
     rec.seen.push_back(*static_cast<std::string *>(sock) + "|" + s(ev->name) + "|" + s(ev->json));
-    if (token)
-        rec.tokens.push_back(token);
+    if (token) rec.tokens.push_back(token);
     rec.cv.notify_all();
     return rec.status;
 }
@@ -69,12 +71,18 @@ int raise_async(void *sock, const evi_event_t *ev, uint64_t token) {
     return EVI_PENDING;
 }
 
-const evi_transport_t inline_t{sizeof(evi_transport_t), "rec", EVI_TF_JSON, parse, raise_record,
-                               match, print, free_sock};
-const evi_transport_t blocking_t{sizeof(evi_transport_t), "slow", EVI_TF_BLOCKING | EVI_TF_JSON,
-                                 parse, raise_blocking, match, print, free_sock};
-const evi_transport_t async_t{sizeof(evi_transport_t), "async", EVI_TF_ASYNC, parse, raise_async,
-                              match, print, free_sock};
+const evi_transport_t inline_t{
+    sizeof(evi_transport_t), "rec", EVI_TF_JSON, parse, raise_record, match, print, free_sock};
+const evi_transport_t blocking_t{sizeof(evi_transport_t),
+                                 "slow",
+                                 EVI_TF_BLOCKING | EVI_TF_JSON,
+                                 parse,
+                                 raise_blocking,
+                                 match,
+                                 print,
+                                 free_sock};
+const evi_transport_t async_t{
+    sizeof(evi_transport_t), "async", EVI_TF_ASYNC, parse, raise_async, match, print, free_sock};
 
 struct Fixture {
     TransportRegistry transports;
@@ -218,8 +226,7 @@ TEST_CASE("raisers and a subscriber that comes and goes run at once, and lose no
     for (int t = 0; t < kRaisers; ++t)
         raisers.emplace_back([&] {
             for (int i = 0; i < kRaises; ++i)
-                if (!f.core->raise("E_X", nullptr, 0))
-                    ++failed;
+                if (!f.core->raise("E_X", nullptr, 0)) ++failed;
         });
     for (int i = 0; i < 300; ++i) {
         REQUIRE(f.core->subscribe("E_X", "rec:tmp", 0s, false));
@@ -248,8 +255,7 @@ TEST_CASE("a SharedSnapshot is read and replaced at once; every value read is wh
         int last = 0;
         while (!done.load()) {
             auto b = snap.load();
-            if (b->check != ~b->value || b->value < last)
-                ++bad;
+            if (b->check != ~b->value || b->value < last) ++bad;
             last = b->value;
             ++reads;
         }

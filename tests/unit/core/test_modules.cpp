@@ -79,7 +79,8 @@ TEST_CASE("a module built for a newer ABI minor is refused") {
     ModuleSet set;
     auto r = set.load(plugin_dir() + "/test_newer_minor.so", {});
     REQUIRE_FALSE(r);
-    CHECK(contains(r.error().message, "was built for EVI plugin ABI 1.2, this evid speaks ABI 1.1"));
+    CHECK(
+        contains(r.error().message, "was built for EVI plugin ABI 1.2, this evid speaks ABI 1.1"));
 }
 
 TEST_CASE("a module built for an older ABI minor of the same major loads") {
@@ -93,7 +94,8 @@ TEST_CASE("a file that is not a shared object reports what the dynamic linker sa
     namespace fs = std::filesystem;
     auto tmp = fs::temp_directory_path() / ("evi-junk-" + std::to_string(::getpid()) + ".so");
     FILE *f = std::fopen(tmp.c_str(), "w");
-    std::fputs("this text is not an ELF shared object, but it is long enough to have a header\n", f);
+    std::fputs("this text is not an ELF shared object, but it is long enough to have a header\n",
+               f);
     std::fclose(f);
     ModuleSet set;
     set.set_permission_check(false); // /tmp itself is world-writable
@@ -230,8 +232,8 @@ TEST_CASE("a module file or directory others may write is refused, unless checks
         ModuleSet set;
         auto r = set.load(so.string(), {});
         REQUIRE_FALSE(r);
-        CHECK(contains(r.error().message, "refusing to load " + fs::canonical(so).string() +
-                                              ": " + fs::canonical(so).string() +
+        CHECK(contains(r.error().message, "refusing to load " + fs::canonical(so).string() + ": " +
+                                              fs::canonical(so).string() +
                                               " is writable by every user"));
         set.set_permission_check(false);
         CHECK(set.load(so.string(), {}));

@@ -28,19 +28,20 @@ TEST_CASE("unnamed params become an array") {
 }
 
 TEST_CASE("integers are printed in full, negative and 64-bit") {
-    CHECK(encode({{"", int64_t{INT64_MIN}}, {"", int64_t{INT64_MAX}}}) ==
-          R"({"jsonrpc":"2.0","method":"E_X","params":[-9223372036854775808,9223372036854775807]})");
+    CHECK(
+        encode({{"", int64_t{INT64_MIN}}, {"", int64_t{INT64_MAX}}}) ==
+        R"({"jsonrpc":"2.0","method":"E_X","params":[-9223372036854775808,9223372036854775807]})");
 }
 
 TEST_CASE("quotes, backslashes and control characters are escaped; slash and UTF-8 are not") {
     std::string v = "a\"b\\c\nd\te\r\x01\x1f/\xc3\xa9";
-    CHECK(encode({{"v", v}}) ==
-          "{\"jsonrpc\":\"2.0\",\"method\":\"E_X\",\"params\":{\"v\":"
-          "\"a\\\"b\\\\c\\nd\\te\\r\\u0001\\u001f/\xc3\xa9\"}}");
+    CHECK(encode({{"v", v}}) == "{\"jsonrpc\":\"2.0\",\"method\":\"E_X\",\"params\":{\"v\":"
+                                "\"a\\\"b\\\\c\\nd\\te\\r\\u0001\\u001f/\xc3\xa9\"}}");
 }
 
 TEST_CASE("an empty string value is kept") {
-    CHECK(encode({{"e", std::string()}}) == R"({"jsonrpc":"2.0","method":"E_X","params":{"e":""}})");
+    CHECK(encode({{"e", std::string()}}) ==
+          R"({"jsonrpc":"2.0","method":"E_X","params":{"e":""}})");
 }
 
 TEST_CASE("an owned event copies names and values") {

@@ -10,15 +10,42 @@ static int64_t p_bool = 0;
 static int64_t p_size = 0;
 static int64_t p_enum = 0;
 
-static int set_int(const evi_param_value_t *v, char *err, size_t len) { (void)err; (void)len; p_int = v->i; return EVI_OK; }
-static int set_str(const evi_param_value_t *v, char *err, size_t len) {
-    if (v->s.len >= sizeof p_str) { snprintf(err, len, "at most %zu characters", sizeof p_str - 1); return EVI_ERR; }
-    memcpy(p_str, v->s.s, v->s.len); p_str[v->s.len] = 0; return EVI_OK;
+static int set_int(const evi_param_value_t *v, char *err, size_t len) {
+    (void)err;
+    (void)len;
+    p_int = v->i;
+    return EVI_OK;
 }
-static int set_bool(const evi_param_value_t *v, char *e, size_t l) { (void)e; (void)l; p_bool = v->i; return EVI_OK; }
-static int set_size(const evi_param_value_t *v, char *e, size_t l) { (void)e; (void)l; p_size = v->i; return EVI_OK; }
-static int set_enum(const evi_param_value_t *v, char *e, size_t l) { (void)e; (void)l; p_enum = v->i; return EVI_OK; }
-static int get_int(char *buf, size_t len) { return snprintf(buf, len, "%lld", (long long)p_int); }
+static int set_str(const evi_param_value_t *v, char *err, size_t len) {
+    if (v->s.len >= sizeof p_str) {
+        snprintf(err, len, "at most %zu characters", sizeof p_str - 1);
+        return EVI_ERR;
+    }
+    memcpy(p_str, v->s.s, v->s.len);
+    p_str[v->s.len] = 0;
+    return EVI_OK;
+}
+static int set_bool(const evi_param_value_t *v, char *e, size_t l) {
+    (void)e;
+    (void)l;
+    p_bool = v->i;
+    return EVI_OK;
+}
+static int set_size(const evi_param_value_t *v, char *e, size_t l) {
+    (void)e;
+    (void)l;
+    p_size = v->i;
+    return EVI_OK;
+}
+static int set_enum(const evi_param_value_t *v, char *e, size_t l) {
+    (void)e;
+    (void)l;
+    p_enum = v->i;
+    return EVI_OK;
+}
+static int get_int(char *buf, size_t len) {
+    return snprintf(buf, len, "%lld", (long long)p_int);
+}
 
 static const char *const modes[] = {"json", "text", NULL};
 
@@ -33,12 +60,25 @@ static const evi_param_def_t params[] = {
 /* Transport "null": accepts any address, delivers nowhere. */
 static char sock_dummy;
 static int t_parse(evi_str_t a, int from_mi, void **sock, unsigned *flags, char *err, size_t len) {
-    (void)from_mi; (void)flags;
-    if (a.len == 0) { snprintf(err, len, "expected an address after 'null:'"); return EVI_ERR; }
-    *sock = &sock_dummy; return EVI_OK;
+    (void)from_mi;
+    (void)flags;
+    if (a.len == 0) {
+        snprintf(err, len, "expected an address after 'null:'");
+        return EVI_ERR;
+    }
+    *sock = &sock_dummy;
+    return EVI_OK;
 }
-static int t_raise(void *s, const evi_event_t *ev, uint64_t t) { (void)s; (void)ev; (void)t; return EVI_OK; }
-static int t_print(const void *s, char *buf, size_t len) { (void)s; return snprintf(buf, len, "x"); }
+static int t_raise(void *s, const evi_event_t *ev, uint64_t t) {
+    (void)s;
+    (void)ev;
+    (void)t;
+    return EVI_OK;
+}
+static int t_print(const void *s, char *buf, size_t len) {
+    (void)s;
+    return snprintf(buf, len, "x");
+}
 
 static const evi_transport_t transports[] = {
     {sizeof(evi_transport_t), "null", 0, t_parse, t_raise, NULL, t_print, NULL},
@@ -46,16 +86,33 @@ static const evi_transport_t transports[] = {
 
 static int init(const evi_host_t *h, char *err, size_t len) {
     (void)h;
-    if (strcmp(p_str, "fail") == 0) { snprintf(err, len, "name 'fail' asks init to fail"); return EVI_ERR; }
+    if (strcmp(p_str, "fail") == 0) {
+        snprintf(err, len, "name 'fail' asks init to fail");
+        return EVI_ERR;
+    }
     return EVI_OK;
 }
 
 static const evi_module_t module = {
-    EVI_ABI_MAJOR, EVI_ABI_MINOR, sizeof(evi_module_t),
-    "test_good", "1.0", "loader test module",
-    params, sizeof params / sizeof params[0],
-    transports, 1, NULL, 0,
-    init, NULL, NULL, NULL, NULL,
+    EVI_ABI_MAJOR,
+    EVI_ABI_MINOR,
+    sizeof(evi_module_t),
+    "test_good",
+    "1.0",
+    "loader test module",
+    params,
+    sizeof params / sizeof params[0],
+    transports,
+    1,
+    NULL,
+    0,
+    init,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };
 
-const evi_module_t *evi_module_descriptor(void) { return &module; }
+const evi_module_t *evi_module_descriptor(void) {
+    return &module;
+}
