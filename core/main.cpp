@@ -171,9 +171,14 @@ int run(const Options &opt) {
         break;
     }
 
-    // Drain first, with the MI still up so that /health answers 503 meanwhile.
+    // Drain first, with the MI still up so that /health answers 503 meanwhile. Modules learn
+    // the deadline first: a delivery waiting on a stalled peer gives up by then.
     app.draining = true;
-    const auto lost = app.events->shutdown(std::chrono::seconds(app.globals.shutdown_timeout));
+    const std::chrono::milliseconds grace = std::chrono::seconds(app.globals.shutdown_timeout);
+    const auto deadline = std::chrono::steady_clock::now() + grace; // CLOCK_MONOTONIC
+    app.modules.drain_all(
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline.time_since_epoch()).count());
+    const auto lost = app.events->shutdown(grace);
     if (lost)
         LOG_WARN("%llu queued events could not be delivered within shutdown_timeout (%d s)",
                  static_cast<unsigned long long>(lost), app.globals.shutdown_timeout);

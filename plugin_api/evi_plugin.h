@@ -11,7 +11,7 @@
  *   2. applies `modparam` values through the module's parameter table (validated by the host);
  *   3. calls init() with the host function table (evi_host_t);
  *   4. resolves subscriptions through the module's transports (parse);
- *   5. calls start(); raises events (raise); at shutdown stop() then destroy().
+ *   5. calls start(); raises events (raise); at shutdown drain(), stop(), then destroy().
  *
  * Versioning: a plugin built against ABI major M, minor m loads into a host of major M and
  * minor >= m. Every struct starts with its own size (or is described by one that does), and
@@ -33,7 +33,7 @@ extern "C" {
 #endif
 
 #define EVI_ABI_MAJOR 1
-#define EVI_ABI_MINOR 1
+#define EVI_ABI_MINOR 2
 
 /** The one symbol a plugin exports. */
 #define EVI_MODULE_SYMBOL "evi_module_descriptor"
@@ -345,6 +345,15 @@ typedef struct evi_module {
     /** SIGHUP (logrotate): reopen files and similar. Called on a host thread, possibly
      *  while raise() runs on others. May be NULL. */
     void (*reopen)(void);
+
+    /* ---- ABI 1.2 (the host reads it only when `size` covers it) ---- */
+
+    /** Shutdown has begun: the host delivers what is queued until deadline_ms, a
+     *  CLOCK_MONOTONIC time in milliseconds (shutdown_timeout from the signal), then stops.
+     *  A raise() that waits on a peer must give up by then, or a stalled peer holds evid
+     *  past shutdown_timeout (up to the transport's own timeout). Called once, on the main
+     *  thread, while raise() may run on others; stop() comes later. May be NULL. */
+    void (*drain)(int64_t deadline_ms);
 } evi_module_t;
 
 /** Every plugin defines this one function (and exports nothing else). */

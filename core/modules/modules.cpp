@@ -481,6 +481,13 @@ Result<void> ModuleSet::start_all() {
     return {};
 }
 
+void ModuleSet::drain_all(int64_t deadline_ms) {
+    for (auto &m : modules_)
+        if (m->started_ && m->desc_->size >= offsetof(evi_module_t, drain) + sizeof(void *) &&
+            m->desc_->drain)
+            m->desc_->drain(deadline_ms);
+}
+
 void ModuleSet::stop_all() {
     for (auto it = modules_.rbegin(); it != modules_.rend(); ++it) {
         auto &m = *it;

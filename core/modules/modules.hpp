@@ -56,9 +56,10 @@ class ModuleSet {
     // MI commands through `services`.
     Result<void> init_all(HostServices &services);
     Result<void> start_all();
-    void stop_all();    // reverse load order
-    void reopen_all();  // SIGHUP
-    void destroy_all(); // reverse load order; then the libraries are unloaded
+    void drain_all(int64_t deadline_ms); // shutdown begins: see evi_module_t.drain
+    void stop_all();                     // reverse load order
+    void reopen_all();                   // SIGHUP
+    void destroy_all();                  // reverse load order; then the libraries are unloaded
 
     const std::vector<std::unique_ptr<Module>> &modules() const { return modules_; }
     Module *find(std::string_view name) const;

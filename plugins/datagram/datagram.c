@@ -43,6 +43,8 @@ static atomic_int udp_connected;       /* UDP subscribers that hold a connected 
 static int fd_udp4 = -1, fd_udp6 = -1; /* shared, unconnected: sendto() */
 static int ctr_oversized = -1, ctr_send_failed = -1;
 static _Atomic long last_error_log;
+/* drain(): the host's shutdown deadline (CLOCK_MONOTONIC ms); a unix send stops waiting then */
+static _Atomic int64_t give_up_ms = INT64_MAX;
 
 struct dgram_sock {
     int family;
@@ -288,13 +290,15 @@ static ssize_t unix_send(struct dgram_sock *s, const char *buf, size_t len) {
         e = errno;
         if (e == EINTR) continue;
         if (e == EAGAIN) {
-            int64_t left = deadline - now_ms();
+            /* in slices of 100 ms, so that a drain() meanwhile ends the wait on time */
+            const int64_t give_up = atomic_load_explicit(&give_up_ms, memory_order_relaxed);
+            int64_t left = (deadline < give_up ? deadline : give_up) - now_ms();
             struct pollfd p = {s->fd, POLLOUT, 0};
             if (left <= 0) {
                 e = ETIMEDOUT;
                 break;
             }
-            (void)poll(&p, 1, (int)left);
+            (void)poll(&p, 1, left < 100 ? (int)left : 100);
             continue;
         }
         /* the listener went away (and may be back under the same path): connect again */
@@ -412,6 +416,10 @@ static int dgram_socket(int family) {
     return socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 }
 
+static void dgram_drain(int64_t deadline_ms) {
+    atomic_store_explicit(&give_up_ms, deadline_ms, memory_order_relaxed);
+}
+
 static void dgram_destroy(void) {
     if (fd_udp4 >= 0) close(fd_udp4);
     if (fd_udp6 >= 0) close(fd_udp6);
@@ -452,6 +460,7 @@ static const evi_module_t module = {
     NULL,
     dgram_destroy,
     NULL,
+    dgram_drain,
 };
 
 const evi_module_t *evi_module_descriptor(void) {

@@ -1023,6 +1023,7 @@ static const evi_module_t module = {
     flat_stop,
     flat_destroy,
     flat_reopen,
+    NULL,
 };
 
 const evi_module_t *evi_module_descriptor(void) {

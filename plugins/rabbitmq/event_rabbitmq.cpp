@@ -299,6 +299,7 @@ const evi_module_t kModule = {
     rmq_stop,
     rmq_destroy,
     nullptr,
+    nullptr,
 };
 
 } // namespace

@@ -159,7 +159,7 @@ int exchange(Destination &d, const std::string &payload, int64_t id, bool &ok, s
         if (n > 0) continue;
         if (n == 0)
             why = "the peer closed the connection before replying";
-        else if (n == -2)
+        else if (n == -2 && !evinet::giving_up())
             why = "no reply within " + std::to_string(settings.timeout_ms) + " ms";
         // A late reply would only be discarded: start the next exchange on a new connection.
         drop_connection(d);
@@ -299,6 +299,11 @@ int stream_init(const evi_host_t *host, char *, std::size_t) {
     return EVI_OK;
 }
 
+// Shutdown has begun: calls still waiting on a peer give up by the host's deadline.
+void stream_drain(int64_t deadline_ms) {
+    evinet::give_up_at(evinet::Deadline(std::chrono::milliseconds(deadline_ms)));
+}
+
 void stream_destroy() {
     settings.host = nullptr;
 }
@@ -321,6 +326,7 @@ const evi_module_t module = {
     nullptr,
     stream_destroy,
     nullptr,
+    stream_drain,
 };
 
 } // namespace

@@ -1,6 +1,8 @@
 #include "tcp_client.h"
 
+#include <algorithm>
 #include <arpa/inet.h>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -16,21 +18,38 @@ namespace evinet {
 
 namespace {
 
+constexpr int kSliceMs = 100; // how soon a wait notices give_up_at()
+
+std::atomic<Clock::rep> give_up_ticks{Deadline::max().time_since_epoch().count()};
+
+Deadline give_up_time() {
+    return Deadline(Clock::duration(give_up_ticks.load(std::memory_order_relaxed)));
+}
+
+/** Whole milliseconds to the deadline, rounded up: a poll() of that long ends at or after it. */
 int ms_left(Deadline deadline) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) return 0;
     return left.count() > 3600000 ? 3600000 : static_cast<int>(left.count());
 }
 
-/** poll() one fd until the deadline; returns revents, 0 on timeout, -1 on error. */
+/** poll() one fd until the deadline or the give-up time; returns revents, 0 when either came,
+ *  -1 on error. Waits in slices of kSliceMs, so that a give-up time set meanwhile counts. */
 int wait_fd(int fd, short events, Deadline deadline) {
     for (;;) {
+        int left = ms_left(std::min(deadline, give_up_time()));
         pollfd p{fd, events, 0};
-        int rc = ::poll(&p, 1, ms_left(deadline));
+        int rc = ::poll(&p, 1, std::min(left, kSliceMs));
         if (rc < 0 && errno == EINTR) continue;
-        if (rc <= 0) return rc;
-        return p.revents;
+        if (rc < 0) return rc;
+        if (rc > 0) return p.revents;
+        if (left <= kSliceMs) return 0;
     }
+}
+
+/** Why a wait ended without the event it waited for. */
+std::string timed_out(const std::string &what) {
+    return giving_up() ? what + ": given up, evid is shutting down" : what + " timed out";
 }
 
 std::string errno_text(const char *what, int e) {
@@ -38,6 +57,14 @@ std::string errno_text(const char *what, int e) {
 }
 
 } // namespace
+
+void give_up_at(Deadline when) {
+    give_up_ticks.store(when.time_since_epoch().count(), std::memory_order_relaxed);
+}
+
+bool giving_up() {
+    return Clock::now() >= give_up_time();
+}
 
 std::string HostPort::print() const {
     std::string s = bracketed ? "[" + host + "]" : host;
@@ -130,7 +157,7 @@ bool TcpConnection::connect(const HostPort &dest, Deadline deadline, std::string
         } else if (errno == EINPROGRESS) {
             int ev = wait_fd(fd, POLLOUT, deadline);
             if (ev == 0) {
-                err = "connect to " + dest.print() + " timed out";
+                err = timed_out("connect to " + dest.print());
             } else if (ev < 0) {
                 err = errno_text("poll", errno);
             } else {
@@ -176,7 +203,7 @@ bool TcpConnection::send_all(std::string_view data, Deadline deadline, std::stri
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             int ev = wait_fd(fd_, POLLOUT, deadline);
             if (ev == 0) {
-                err = "send timed out";
+                err = timed_out("send");
                 return false;
             }
             if (ev < 0) {
@@ -211,7 +238,8 @@ long TcpConnection::recv_some(std::string &buf, Deadline deadline, std::string &
         }
         int ev = wait_fd(fd_, POLLIN, deadline);
         if (ev == 0) {
-            err = "no response before the timeout";
+            err = giving_up() ? "no response: given up, evid is shutting down"
+                              : "no response before the timeout";
             return -2;
         }
         if (ev < 0) {

@@ -22,6 +22,15 @@ inline Deadline deadline_in(unsigned ms) {
     return Clock::now() + std::chrono::milliseconds(ms);
 }
 
+/**
+ * Every wait of every connection of this module also ends at `when`: the module's drain()
+ * sets it to the host's shutdown deadline, so that a stalled peer cannot hold evid beyond
+ * shutdown_timeout. A wait that began earlier notices within 100 ms. Never set otherwise.
+ */
+void give_up_at(Deadline when);
+/** The give-up time has come: a wait that ended now ended for shutdown, not for its timeout. */
+bool giving_up();
+
 /** A destination as written in a socket address. */
 struct HostPort {
     std::string host;       /**< without brackets: "127.0.0.1", "::1", "example.com" */

@@ -191,6 +191,11 @@ int xmlrpc_init(const evi_host_t *host, char *, std::size_t) {
     return EVI_OK;
 }
 
+// Shutdown has begun: calls still waiting on a peer give up by the host's deadline.
+void xmlrpc_drain(int64_t deadline_ms) {
+    evinet::give_up_at(evinet::Deadline(std::chrono::milliseconds(deadline_ms)));
+}
+
 void xmlrpc_destroy() {
     settings.host = nullptr;
 }
@@ -213,6 +218,7 @@ const evi_module_t module = {
     nullptr,
     xmlrpc_destroy,
     nullptr,
+    xmlrpc_drain,
 };
 
 } // namespace

@@ -6,6 +6,7 @@ Environment: EVI_BUILD_ROOT (default <repo>/build) locates core/evid and plugins
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -18,6 +19,15 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BUILD = os.environ.get("EVI_BUILD_ROOT", os.path.join(REPO, "build"))
 EVID = os.path.join(BUILD, "core", "evid")
 PLUGINS = os.path.join(BUILD, "plugins")
+
+
+def plugin_abi():
+    """The plugin ABI version this tree declares ("MAJOR.MINOR", from plugin_api/evi_plugin.h)."""
+    with open(os.path.join(REPO, "plugin_api", "evi_plugin.h")) as f:
+        text = f.read()
+    major = re.search(r"#define EVI_ABI_MAJOR (\d+)", text).group(1)
+    minor = re.search(r"#define EVI_ABI_MINOR (\d+)", text).group(1)
+    return "%s.%s" % (major, minor)
 
 
 def free_port(kind=socket.SOCK_STREAM, host="127.0.0.1"):

@@ -1,6 +1,7 @@
 """evid as a user meets it: config checks with file:line:col errors, module loading errors,
 start-up and clean shutdown."""
 import os
+import re
 import signal
 import tempfile
 import unittest
@@ -112,7 +113,7 @@ class Lifecycle(evitest.EvidTestCase):
         import subprocess
         v = subprocess.run([evitest.EVID, "-V"], capture_output=True, text=True)
         self.assertEqual(v.returncode, 0)
-        self.assertRegex(v.stdout, r"^evid \d+\.\d+\.\d+ \(plugin ABI 1\.1\)")
+        self.assertRegex(v.stdout, r"^evid \d+\.\d+\.\d+ \(plugin ABI %s\)" % re.escape(evitest.plugin_abi()))
         h = subprocess.run([evitest.EVID, "-h"], capture_output=True, text=True)
         self.assertIn("-c", h.stdout)
 

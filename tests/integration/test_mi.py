@@ -5,7 +5,7 @@ import os
 import time
 import unittest
 
-from evitest import EvidTestCase, wait_for
+from evitest import EvidTestCase, plugin_abi, wait_for
 from mi_peer import UdpSink
 
 CONFIG = """
@@ -250,7 +250,7 @@ class MiCommands(EvidTestCase):
         self.assertEqual(h["Parameters"], [["event"], ["event", "params"]])
         v = self.result("version")
         self.assertRegex(v["Server"], r"^evid \(\d+\.\d+\.\d+\)$")
-        self.assertEqual(v["ABI"], "1.1")
+        self.assertEqual(v["ABI"], plugin_abi())
         u = self.result("uptime")
         self.assertEqual(sorted(u), ["Now", "Up since", "Up time"])
         self.assertRegex(u["Up time"], r"^\d+ \[sec\]$")
@@ -260,7 +260,7 @@ class MiCommands(EvidTestCase):
         mods = self.result("modules_list")["Modules"]
         dgram = [m for m in mods if m["name"] == "event_datagram"]
         self.assertEqual(len(dgram), 1)
-        self.assertEqual(dgram[0]["abi"], "1.1")
+        self.assertEqual(dgram[0]["abi"], plugin_abi())
         self.assertTrue(dgram[0]["path"].endswith("event_datagram.so"))
         self.assertIn("udp", dgram[0]["transports"])
         params = self.result("module_params", {"module": "event_datagram"})["Modules"]

@@ -2,14 +2,18 @@
 the peer can take within `shutdown_timeout` is delivered before evid exits; what it cannot is
 logged with its exact count ("N queued events could not be delivered within shutdown_timeout"),
 and evid exits on time either way."""
+import os
 import re
+import shutil
 import signal
+import socket
+import tempfile
 import time
 import unittest
 
 from evitest import EvidTestCase, wait_for
 from local_peers import mi_ok
-from reliability_peers import SlowHttpPeer
+from reliability_peers import SlowHttpPeer, StalledPeer
 
 
 def config(port, n, grace):
@@ -78,6 +82,69 @@ class ShutdownTest(EvidTestCase):
         self.assertIn(n - peer.calls - lost, (0, -1), "peer got %d, log says %d lost of %d"
                       % (peer.calls, lost, n))
         self.assertGreater(lost, 0)
+
+
+class StalledPeerTest(EvidTestCase):
+    """A peer that accepts the connection and never answers, with a transport timeout of ten
+    minutes: the call in progress gives up at the shutdown deadline (the modules' drain hook,
+    ABI 1.2), so evid still exits within shutdown_timeout instead of waiting out the call."""
+
+    def assert_stops_on_time(self, config_for, grace=1):
+        peer = StalledPeer()
+        self.addCleanup(peer.close)
+        e = self.evid(config_for(peer.port) + "shutdown_timeout = %d\n" % grace)
+        for i in range(3):
+            mi_ok(e, "raise_event", {"event": "E_Q", "params": {"n": i}})
+        self.assertTrue(wait_for(lambda: peer.conns), "the peer never saw a connection")
+        time.sleep(0.3)  # the first call is now waiting for its reply
+        t0 = time.monotonic()
+        rc = e.stop(signal.SIGTERM, timeout=30)
+        took = time.monotonic() - t0
+        log = e.log()
+        self.assertEqual(rc, 0, log[-2000:])
+        self.assertLess(took, grace + 2, "evid took %.1fs to stop" % took)
+        self.assertIn("given up, evid is shutting down", log)
+        self.assertRegex(log, r"2 queued events could not be delivered within shutdown_timeout")
+
+    def test_a_stalled_xmlrpc_peer_does_not_hold_shutdown_past_shutdown_timeout(self):
+        self.assert_stops_on_time(lambda port: """
+loadmodule "event_xmlrpc.so"
+modparam("event_xmlrpc", "timeout", 600000)
+startup_route { subscribe_event("E_Q", "xmlrpc:127.0.0.1:%d:take"); }
+""" % port)
+
+    def test_a_stalled_stream_peer_does_not_hold_shutdown_past_shutdown_timeout(self):
+        self.assert_stops_on_time(lambda port: """
+loadmodule "event_stream.so"
+modparam("event_stream", "timeout", 600000)
+modparam("event_stream", "reliable_mode", 1)
+startup_route { subscribe_event("E_Q", "tcp:127.0.0.1:%d"); }
+""" % port)
+
+
+    def test_a_unix_listener_that_never_reads_does_not_hold_shutdown(self):
+        tmp = tempfile.mkdtemp(prefix="evi-shutdown-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        path = os.path.join(tmp, "stalled.sock")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        listener.bind(path)  # and never reads: its queue fills, the sender waits
+        self.addCleanup(listener.close)
+        e = self.evid("""
+shutdown_timeout = 1
+loadmodule "event_datagram.so"
+modparam("event_datagram", "unix_timeout_ms", 60000)
+startup_route { subscribe_event("E_Q", "unix:%s"); }
+""" % path)
+        for i in range(200):
+            mi_ok(e, "raise_event", {"event": "E_Q", "params": {"n": i}})
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        rc = e.stop(signal.SIGTERM, timeout=30)
+        took = time.monotonic() - t0
+        self.assertEqual(rc, 0, e.log()[-2000:])
+        self.assertLess(took, 3, "evid took %.1fs to stop" % took)
+        self.assertRegex(e.log(), r"\d+ queued events could not be delivered within "
+                                  r"shutdown_timeout")
 
 
 if __name__ == "__main__":

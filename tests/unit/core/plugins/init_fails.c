@@ -25,6 +25,7 @@ static const evi_module_t module = {
     NULL,
     NULL,
     NULL,
+    NULL,
 };
 const evi_module_t *evi_module_descriptor(void) {
     return &module;

@@ -1,10 +1,19 @@
-/* A module built for ABI 1.0, before the host table grew socket_flags: it must still load. */
+/* A module built for ABI 1.0, before the host table grew socket_flags and the descriptor grew
+ * drain: its size ends at reopen. It must still load, and the host must not read what lies past
+ * its size: the drain slot here aborts the process if it is ever called. */
 #include "evi_plugin.h"
+
+#include <stdlib.h>
+
+static void drain_past_the_size(int64_t deadline_ms) {
+    (void)deadline_ms;
+    abort();
+}
 
 static const evi_module_t module = {
     EVI_ABI_MAJOR,
     0,
-    sizeof(evi_module_t),
+    offsetof(evi_module_t, drain),
     "test_older_minor",
     "1.0",
     "",
@@ -19,6 +28,7 @@ static const evi_module_t module = {
     NULL,
     NULL,
     NULL,
+    drain_past_the_size,
 };
 const evi_module_t *evi_module_descriptor(void) {
     return &module;
