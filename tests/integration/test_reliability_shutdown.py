@@ -1,7 +1,7 @@
 """Shutdown (issue 8): SIGTERM while events are queued for a slow but live XML-RPC peer. What
 the peer can take within `shutdown_timeout` is delivered before evid exits; what it cannot is
 logged with its exact count ("N queued events could not be delivered within shutdown_timeout"),
-and evid exits on time either way."""
+and evid exits on time either way, also when a peer has stalled in the middle of a call."""
 import os
 import re
 import shutil
@@ -85,9 +85,10 @@ class ShutdownTest(EvidTestCase):
 
 
 class StalledPeerTest(EvidTestCase):
-    """A peer that accepts the connection and never answers, with a transport timeout of ten
-    minutes: the call in progress gives up at the shutdown deadline (the modules' drain hook,
-    ABI 1.2), so evid still exits within shutdown_timeout instead of waiting out the call."""
+    """A peer that never answers (TCP) or never reads (unix), with a transport timeout far
+    longer than shutdown_timeout (10 min, 60 s): the wait in progress gives up at the shutdown
+    deadline (the modules' drain hook, ABI 1.2), so evid still exits within shutdown_timeout
+    instead of waiting out the call."""
 
     def assert_stops_on_time(self, config_for, grace=1):
         peer = StalledPeer()
@@ -120,7 +121,6 @@ modparam("event_stream", "timeout", 600000)
 modparam("event_stream", "reliable_mode", 1)
 startup_route { subscribe_event("E_Q", "tcp:127.0.0.1:%d"); }
 """ % port)
-
 
     def test_a_unix_listener_that_never_reads_does_not_hold_shutdown(self):
         tmp = tempfile.mkdtemp(prefix="evi-shutdown-")
