@@ -74,6 +74,18 @@ evi::Result<void> apply_directives(evi::App &app, const evi::config::Config &cfg
 }
 
 int run(const Options &opt) {
+    // SIGTERM, SIGINT and SIGHUP go to the main thread only (sigwait below). They are blocked
+    // before anything can start a thread (subscriber workers start while the script compiles,
+    // modules may start threads in init()), since a thread inherits its creator's mask: one
+    // that did not block SIGTERM would take the default action and kill evid outright.
+    // `evid -c` keeps the default actions, so that Ctrl-C still ends a slow check.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    if (!opt.check) pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
     auto parsed = evi::config::parse_file(opt.config);
     if (!parsed) {
         std::fprintf(stderr, "%s\n", parsed.error().message.c_str());
@@ -134,14 +146,6 @@ int run(const Options &opt) {
         return 0;
     }
 
-    // Signals go to this thread only (sigwait below); every thread started later inherits
-    // the mask.
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGTERM);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
     std::signal(SIGXFSZ, SIG_IGN); // a write past the file-size limit fails with EFBIG instead
     const pid_t self = getpid();

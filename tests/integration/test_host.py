@@ -113,7 +113,8 @@ class Lifecycle(evitest.EvidTestCase):
         import subprocess
         v = subprocess.run([evitest.EVID, "-V"], capture_output=True, text=True)
         self.assertEqual(v.returncode, 0)
-        self.assertRegex(v.stdout, r"^evid \d+\.\d+\.\d+ \(plugin ABI %s\)" % re.escape(evitest.plugin_abi()))
+        self.assertRegex(v.stdout, r"^evid \d+\.\d+\.\d+ \(plugin ABI %s\)"
+                         % re.escape(evitest.plugin_abi()))
         h = subprocess.run([evitest.EVID, "-h"], capture_output=True, text=True)
         self.assertIn("-c", h.stdout)
 
@@ -123,6 +124,23 @@ class Lifecycle(evitest.EvidTestCase):
             self.assertTrue(e.alive())
             self.assertEqual(e.stop(sig), 0)
             self.assertIn("evid stopped", e.log())
+
+    def test_every_thread_but_the_main_one_blocks_the_shutdown_signals(self):
+        # A thread that left SIGTERM unblocked could be picked to take it, with the default
+        # action: evid killed without its shutdown. The async event route's worker starts while
+        # the script compiles, before evid reaches sigwait.
+        e = self.evid('loadmodule "event_route.so"\n'
+                      'startup_route {\n    raise_event("E_X");\n}\n'
+                      'event_route[E_X] {\n    xlog("L_INFO", "got E_X\\n");\n}\n')
+        pid = e.proc.pid
+        shutdown = (1 << (signal.SIGTERM - 1)) | (1 << (signal.SIGINT - 1)) | \
+            (1 << (signal.SIGHUP - 1))
+        others = [t for t in os.listdir("/proc/%d/task" % pid) if int(t) != pid]
+        self.assertGreaterEqual(len(others), 3)  # the route's worker and the runtime's
+        for t in others:
+            with open("/proc/%d/task/%s/status" % (pid, t)) as f:
+                mask = int(re.search(r"SigBlk:\s*([0-9a-f]+)", f.read()).group(1), 16)
+            self.assertEqual(mask & shutdown, shutdown, "thread %s: SigBlk %x" % (t, mask))
 
     def test_a_bad_log_level_on_the_command_line_is_refused(self):
         import subprocess
