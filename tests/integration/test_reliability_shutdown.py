@@ -90,6 +90,16 @@ class StalledPeerTest(EvidTestCase):
     deadline (the modules' drain hook, ABI 1.2), so evid still exits within shutdown_timeout
     instead of waiting out the call."""
 
+    def stop_within(self, e, limit):
+        """SIGTERM; evid must exit 0 within `limit` seconds. Returns its log."""
+        t0 = time.monotonic()
+        rc = e.stop(signal.SIGTERM, timeout=30)
+        took = time.monotonic() - t0
+        log = e.log()
+        self.assertEqual(rc, 0, log[-2000:])
+        self.assertLess(took, limit, "evid took %.1fs to stop" % took)
+        return log
+
     def assert_stops_on_time(self, config_for, grace=1):
         peer = StalledPeer()
         self.addCleanup(peer.close)
@@ -98,12 +108,7 @@ class StalledPeerTest(EvidTestCase):
             mi_ok(e, "raise_event", {"event": "E_Q", "params": {"n": i}})
         self.assertTrue(wait_for(lambda: peer.conns), "the peer never saw a connection")
         time.sleep(0.3)  # the first call is now waiting for its reply
-        t0 = time.monotonic()
-        rc = e.stop(signal.SIGTERM, timeout=30)
-        took = time.monotonic() - t0
-        log = e.log()
-        self.assertEqual(rc, 0, log[-2000:])
-        self.assertLess(took, grace + 2, "evid took %.1fs to stop" % took)
+        log = self.stop_within(e, grace + 2)
         self.assertIn("given up, evid is shutting down", log)
         self.assertRegex(log, r"2 queued events could not be delivered within shutdown_timeout")
 
@@ -138,12 +143,8 @@ startup_route { subscribe_event("E_Q", "unix:%s"); }
         for i in range(200):
             mi_ok(e, "raise_event", {"event": "E_Q", "params": {"n": i}})
         time.sleep(0.3)
-        t0 = time.monotonic()
-        rc = e.stop(signal.SIGTERM, timeout=30)
-        took = time.monotonic() - t0
-        self.assertEqual(rc, 0, e.log()[-2000:])
-        self.assertLess(took, 3, "evid took %.1fs to stop" % took)
-        self.assertRegex(e.log(), r"\d+ queued events could not be delivered within "
+        log = self.stop_within(e, 3)
+        self.assertRegex(log, r"\d+ queued events could not be delivered within "
                                   r"shutdown_timeout")
 
 
