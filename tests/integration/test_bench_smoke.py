@@ -1,6 +1,6 @@
-"""The benchmark harness (scripts/bench/run) still works: a tiny flatstore scenario and the
-script loop alone, through the real evid, with the raw baseline, produce the Markdown table and
-the JSON results. Numbers are not checked (no performance assertion in tests): only that every
+"""The benchmark harness (scripts/bench/run) still works: a tiny flatstore scenario, the script
+loop alone and the flatstore bound, through the real evid, with the raw baselines, produce the
+Markdown table and the JSON results. Numbers are not checked (no performance assertion in tests): only that every
 event arrived and the outputs have their shape."""
 import json
 import os
@@ -21,7 +21,7 @@ class BenchSmoke(unittest.TestCase):
         self.addCleanup(shutil.rmtree, out, True)
         p = subprocess.run(
             [sys.executable, RUN, "--quick", "--no-build", "--build", evitest.BUILD,
-             "--only", "script_only,flatstore", "--events", "3000", "--out", out],
+             "--only", "script_only,flatstore,flatstore_bound", "--events", "3000", "--out", out],
             capture_output=True, text=True, timeout=55)
         self.assertEqual(p.returncode, 0, p.stderr[-3000:])
         with open(os.path.join(out, "results.json")) as f:
@@ -36,6 +36,14 @@ class BenchSmoke(unittest.TestCase):
             md = f.read()
         self.assertIn("| flatstore |", md)
         self.assertIn("raw write() per line", md)
+        # The bound is the sum of its two measured parts, and the evid run in it lost nothing.
+        b = res["flatstore_bound"]
+        run = b["runs"][0]["us_per_event"]
+        self.assertAlmostEqual(run["bound"], run["script"] + run["threaded"], places=9)
+        self.assertGreater(run["raw"], 0)
+        self.assertGreater(run["script"], 0)
+        self.assertEqual(b["lost"]["max"], 0)
+        self.assertIn("## What bounds inline flatstore", md)
 
 
 if __name__ == "__main__":
