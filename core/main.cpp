@@ -178,11 +178,12 @@ int run(const Options &opt) {
     // Drain first, with the MI still up so that /health answers 503 meanwhile. Modules learn
     // the deadline first: a delivery waiting on a stalled peer gives up by then.
     app.draining = true;
-    const std::chrono::milliseconds grace = std::chrono::seconds(app.globals.shutdown_timeout);
-    const auto deadline = std::chrono::steady_clock::now() + grace; // CLOCK_MONOTONIC
+    // One deadline for both, so that no module waits past the moment the core gives up.
+    const auto deadline = std::chrono::steady_clock::now() + // CLOCK_MONOTONIC
+                          std::chrono::seconds(app.globals.shutdown_timeout);
     app.modules.drain_all(
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline.time_since_epoch()).count());
-    const auto lost = app.events->shutdown(grace);
+    const auto lost = app.events->shutdown_until(deadline);
     if (lost)
         LOG_WARN("%llu queued events could not be delivered within shutdown_timeout (%d s)",
                  static_cast<unsigned long long>(lost), app.globals.shutdown_timeout);

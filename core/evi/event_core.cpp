@@ -656,8 +656,11 @@ void EventCore::reap_expired() {
 }
 
 uint64_t EventCore::shutdown(std::chrono::milliseconds grace) {
+    return shutdown_until(Clock::now() + grace);
+}
+
+uint64_t EventCore::shutdown_until(Clock::time_point deadline) {
     if (state_->stopped.exchange(true)) return 0;
-    const auto deadline = Clock::now() + grace;
     std::vector<std::shared_ptr<Subscriber>> all;
     {
         std::lock_guard lock(state_->subscribe_mutex);

@@ -88,8 +88,11 @@ class EventCore {
     // Async transports report outcomes here.
     void report(uint64_t token, int status);
 
-    // Stop accepting raises, drain queues for at most `grace`, then stop workers. Returns the
-    // number of queued events that could not be delivered.
+    // Stop accepting raises, drain queues until `deadline` (steady_clock, the clock of the
+    // modules' drain() deadline), then stop workers. Returns the number of queued events that
+    // could not be delivered.
+    uint64_t shutdown_until(std::chrono::steady_clock::time_point deadline);
+    // The same, with a deadline `grace` from now.
     uint64_t shutdown(std::chrono::milliseconds grace);
 
     // Observers for core events; set once at start-up.
