@@ -443,24 +443,19 @@ static int dgram_init(const evi_host_t *h, char *err, size_t errlen) {
 }
 
 static const evi_module_t module = {
-    EVI_ABI_MAJOR,
-    EVI_ABI_MINOR,
-    sizeof(evi_module_t),
-    "event_datagram",
-    "1.0.0",
-    "Events as UDP (IPv4/IPv6) and Unix datagrams, one event per datagram",
-    params,
-    sizeof params / sizeof params[0],
-    transports,
-    sizeof transports / sizeof transports[0],
-    NULL,
-    0,
-    dgram_init,
-    NULL,
-    NULL,
-    dgram_destroy,
-    NULL,
-    dgram_drain,
+    .abi_major = EVI_ABI_MAJOR,
+    .abi_minor = EVI_ABI_MINOR,
+    .size = sizeof(evi_module_t),
+    .name = "event_datagram",
+    .version = "1.0.0",
+    .description = "Events as UDP (IPv4/IPv6) and Unix datagrams, one event per datagram",
+    .params = params,
+    .nparams = sizeof params / sizeof params[0],
+    .transports = transports,
+    .ntransports = sizeof transports / sizeof transports[0],
+    .init = dgram_init,
+    .destroy = dgram_destroy,
+    .drain = dgram_drain,
 };
 
 const evi_module_t *evi_module_descriptor(void) {

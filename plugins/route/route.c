@@ -99,24 +99,15 @@ static const evi_transport_t transports[] = {{
 }};
 
 static const evi_module_t module = {
-    EVI_ABI_MAJOR,
-    EVI_ABI_MINOR,
-    sizeof(evi_module_t),
-    "event_route",
-    "1.0.0",
-    "Runs the script's event_route[E_NAME] blocks for events (socket route:E_NAME)",
-    NULL,
-    0,
-    transports,
-    sizeof transports / sizeof transports[0],
-    NULL,
-    0,
-    route_init,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
+    .abi_major = EVI_ABI_MAJOR,
+    .abi_minor = EVI_ABI_MINOR,
+    .size = sizeof(evi_module_t),
+    .name = "event_route",
+    .version = "1.0.0",
+    .description = "Runs the script's event_route[E_NAME] blocks for events (socket route:E_NAME)",
+    .transports = transports,
+    .ntransports = sizeof transports / sizeof transports[0],
+    .init = route_init,
 };
 
 const evi_module_t *evi_module_descriptor(void) {

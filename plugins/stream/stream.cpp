@@ -309,24 +309,25 @@ void stream_destroy() {
 }
 
 const evi_module_t module = {
-    EVI_ABI_MAJOR,
-    EVI_ABI_MINOR,
-    sizeof(evi_module_t),
-    "event_stream",
-    "1.0.0",
-    "JSON-RPC over persistent TCP connections (OpenSIPS's tcp: sockets of event_stream)",
-    params,
-    sizeof params / sizeof params[0],
-    transports,
-    sizeof transports / sizeof transports[0],
-    nullptr,
-    0,
-    stream_init,
-    nullptr,
-    nullptr,
-    stream_destroy,
-    nullptr,
-    stream_drain,
+    .abi_major = EVI_ABI_MAJOR,
+    .abi_minor = EVI_ABI_MINOR,
+    .size = sizeof(evi_module_t),
+    .name = "event_stream",
+    .version = "1.0.0",
+    .description =
+        "JSON-RPC over persistent TCP connections (OpenSIPS's tcp: sockets of event_stream)",
+    .params = params,
+    .nparams = sizeof params / sizeof params[0],
+    .transports = transports,
+    .ntransports = sizeof transports / sizeof transports[0],
+    .mi_cmds = nullptr,
+    .nmi_cmds = 0,
+    .init = stream_init,
+    .start = nullptr,
+    .stop = nullptr,
+    .destroy = stream_destroy,
+    .reopen = nullptr,
+    .drain = stream_drain,
 };
 
 } // namespace

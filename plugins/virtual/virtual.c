@@ -241,24 +241,18 @@ static int virt_init(const evi_host_t *h, char *err, size_t errlen) {
 }
 
 static const evi_module_t module = {
-    EVI_ABI_MAJOR,
-    EVI_ABI_MINOR,
-    sizeof(evi_module_t),
-    "event_virtual",
-    "1.0.0",
-    "One subscription delivered through several sockets: PARALLEL, FAILOVER, ROUND-ROBIN",
-    params,
-    sizeof params / sizeof params[0],
-    transports,
-    sizeof transports / sizeof transports[0],
-    NULL,
-    0,
-    virt_init,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
+    .abi_major = EVI_ABI_MAJOR,
+    .abi_minor = EVI_ABI_MINOR,
+    .size = sizeof(evi_module_t),
+    .name = "event_virtual",
+    .version = "1.0.0",
+    .description =
+        "One subscription delivered through several sockets: PARALLEL, FAILOVER, ROUND-ROBIN",
+    .params = params,
+    .nparams = sizeof params / sizeof params[0],
+    .transports = transports,
+    .ntransports = sizeof transports / sizeof transports[0],
+    .init = virt_init,
 };
 
 const evi_module_t *evi_module_descriptor(void) {
