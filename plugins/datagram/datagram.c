@@ -4,8 +4,9 @@
  *   udp:127.0.0.1:8888   udp:[::1]:8888   udp:host.example:8888   unix:/run/consumer.sock
  *
  * One event per datagram. UDP is an inline transport: one non-blocking send on the raiser's
- * thread (the kernel may drop UDP anyway), over a socket of the subscriber's own connected to
- * the destination (up to udp_connected_sockets of them), else over one shared socket. Unix
+ * thread (the kernel may drop UDP anyway), over a socket connected to the destination (one per
+ * destination, shared by its subscribers, up to udp_connected_sockets destinations), else over
+ * one shared unconnected socket. Unix
  * datagrams are reliable, so a unix socket is a blocking transport (the host queues its events and
  * calls raise() from the subscriber's worker): one connected socket per subscriber that waits,
  * bounded by unix_timeout_ms, while the listener's queue is full, instead of dropping the event.
@@ -39,18 +40,31 @@ static const evi_host_t *host;
 static int payload_format = FORMAT_JSON;
 static int64_t unix_timeout_ms = 1000;
 static int64_t udp_connected_max = 64;
-static atomic_int udp_connected;       /* UDP subscribers that hold a connected socket */
 static int fd_udp4 = -1, fd_udp6 = -1; /* shared, unconnected: sendto() */
 static int ctr_oversized = -1, ctr_send_failed = -1;
 static _Atomic long last_error_log;
 /* drain(): the host's shutdown deadline (CLOCK_MONOTONIC ms); a unix send stops waiting then */
 static _Atomic int64_t give_up_ms = INT64_MAX;
 
+/* A UDP socket connected to one destination, shared by every subscriber of that destination. */
+struct udp_dest {
+    struct udp_dest *next;
+    int refs; /* subscribers using it; guarded by dests_lock */
+    int fd;   /* fixed while refs > 0 */
+    socklen_t addrlen;
+    struct sockaddr_storage addr;
+};
+
+static pthread_mutex_t dests_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct udp_dest *dests; /* guarded by dests_lock */
+static int64_t ndests;         /* guarded by dests_lock */
+
 struct dgram_sock {
     int family;
     /* unix: the connected socket, -1 until the first send, guarded by lock;
-     * udp: a socket connected to addr, set once by parse, or -1 for the shared socket */
+     * udp: dest's socket (set once by parse), or -1 for the shared unconnected socket */
     int fd;
+    struct udp_dest *dest; /* udp: the connected socket's entry, or NULL */
     pthread_mutex_t lock;
     socklen_t addrlen;
     union {
@@ -109,8 +123,9 @@ static const evi_param_def_t params[] = {
      "then retries)",
      set_unix_timeout, get_unix_timeout},
     {"udp_connected_sockets", EVI_PARAM_INT, "64", 0, 65536, NULL,
-     "how many UDP subscribers get a socket of their own, connected to the destination (a "
-     "send then skips the route lookup); the others share one socket. 0: all share",
+     "how many UDP destinations get a socket connected to them (a send then skips the route "
+     "lookup), shared by every subscriber of that destination; the others share one "
+     "unconnected socket. 0: none",
      set_udp_connected, get_udp_connected},
 };
 
@@ -147,22 +162,55 @@ static int64_t now_ms(void) {
 /* ---- udp -------------------------------------------------------------------------------- */
 
 /*
- * A socket of the subscriber's own, connected to its destination, while fewer than
- * udp_connected_sockets subscribers hold one: the kernel then looks the route up once, not per
- * datagram (loopback: about 6% less CPU per send). Returns -1 past that limit, or when the
- * socket cannot be made (EMFILE, no route): the subscriber then uses the shared socket, as it
- * always could.
+ * The socket connected to the subscriber's destination: the kernel then looks the route up
+ * once, not per datagram (loopback: about 6% less CPU per send). Subscribers of the same
+ * destination (several events, one consumer) share it; a new destination gets one while fewer
+ * than udp_connected_sockets destinations have one. Leaves s->dest NULL and s->fd -1 past that
+ * limit, or when the socket cannot be made (EMFILE, no route): the subscriber then uses the
+ * shared unconnected socket, as it always could.
  */
-static int udp_connect(const struct dgram_sock *s) {
-    if (atomic_fetch_add(&udp_connected, 1) >= udp_connected_max) {
-        atomic_fetch_sub(&udp_connected, 1);
-        return -1;
+static void udp_connect(struct dgram_sock *s) {
+    struct udp_dest *d;
+    pthread_mutex_lock(&dests_lock);
+    for (d = dests; d; d = d->next)
+        if (d->addrlen == s->addrlen && memcmp(&d->addr, &s->addr, s->addrlen) == 0) break;
+    if (!d && ndests < udp_connected_max && (d = calloc(1, sizeof *d))) {
+        d->fd = socket(s->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (d->fd < 0 || connect(d->fd, &s->addr.sa, s->addrlen) != 0) {
+            if (d->fd >= 0) close(d->fd);
+            free(d);
+            d = NULL;
+        } else {
+            d->addrlen = s->addrlen;
+            memcpy(&d->addr, &s->addr, s->addrlen);
+            d->next = dests;
+            dests = d;
+            ndests++;
+        }
     }
-    int fd = socket(s->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd >= 0 && connect(fd, &s->addr.sa, s->addrlen) == 0) return fd;
-    if (fd >= 0) close(fd);
-    atomic_fetch_sub(&udp_connected, 1);
-    return -1;
+    if (d) {
+        d->refs++;
+        s->dest = d;
+        s->fd = d->fd;
+    }
+    pthread_mutex_unlock(&dests_lock);
+}
+
+static void udp_disconnect(struct dgram_sock *s) {
+    struct udp_dest **p;
+    if (!s->dest) return;
+    pthread_mutex_lock(&dests_lock);
+    if (--s->dest->refs == 0) {
+        for (p = &dests; *p != s->dest; p = &(*p)->next)
+            ;
+        *p = s->dest->next;
+        ndests--;
+        close(s->dest->fd);
+        free(s->dest);
+    }
+    pthread_mutex_unlock(&dests_lock);
+    s->dest = NULL;
+    s->fd = -1;
 }
 
 static int udp_parse(evi_str_t address, int from_mi, void **out, unsigned *flags, char *err,
@@ -202,7 +250,7 @@ static int udp_parse(evi_str_t address, int from_mi, void **out, unsigned *flags
         free(s);
         return EVI_ERR;
     }
-    s->fd = udp_connect(s);
+    udp_connect(s);
     if (payload_format == FORMAT_TEXT) *flags &= ~(unsigned)EVI_TF_JSON;
     *out = s;
     return EVI_OK;
@@ -395,10 +443,10 @@ static int dgram_print(const void *sock, char *buf, size_t len) {
 
 static void dgram_free(void *sock) {
     struct dgram_sock *s = sock;
-    if (s->fd >= 0) {
+    if (s->family != AF_UNIX)
+        udp_disconnect(s);
+    else if (s->fd >= 0)
         close(s->fd);
-        if (s->family != AF_UNIX) atomic_fetch_sub(&udp_connected, 1);
-    }
     pthread_mutex_destroy(&s->lock);
     free(s);
 }

@@ -225,6 +225,38 @@ class DatagramTest(EvidTestCase):
             'modparam("event_datagram", "udp_connected_sockets", 0)\n')
         self.assertEqual(len(set(src)), 1, src)
 
+    def test_subscribers_of_one_destination_share_its_connected_socket(self):
+        # udp_connected_sockets counts destinations: two events to sink a take one socket
+        # (one source port, which is not the shared unconnected socket's), so the limit of 1
+        # leaves sink b on the shared socket.
+        a, b = self.sink(), self.sink()
+        e = self.start([a.address, b.address], extra=(
+            'modparam("event_datagram", "udp_connected_sockets", 1)\n'
+            'route[declare2] {\n    raise_event("E_UDP2");\n}\n'))
+        mi_ok(e, "event_subscribe", {"event": "E_UDP2", "socket": a.address, "expire": 60})
+        for ev in ("E_UDP", "E_UDP2"):
+            mi_ok(e, "raise_event", {"event": ev, "params": {"n": 1}})
+        self.assertEqual(len(a.wait(2)), 2)
+        self.assertEqual(len(b.wait(1)), 1)
+        self.assertEqual(len(set(a.senders)), 1, a.senders)
+        self.assertNotEqual(a.senders[0], b.senders[0])
+        shared = b.senders[0]
+        # The socket stays while one subscriber of a is left...
+        mi_ok(e, "event_subscribe", {"event": "E_UDP2", "socket": a.address, "expire": 0})
+        mi_ok(e, "raise_event", {"event": "E_UDP", "params": {"n": 2}})
+        self.assertEqual(len(a.wait(3)), 3)
+        self.assertEqual(a.senders[2], a.senders[0])
+        # ...and goes with the last: its place is free for a new destination.
+        mi_ok(e, "event_subscribe", {"event": "E_UDP", "socket": a.address, "expire": 0})
+        c = self.sink()
+        mi_ok(e, "event_subscribe", {"event": "E_UDP", "socket": c.address, "expire": 60})
+        mi_ok(e, "raise_event", {"event": "E_UDP", "params": {"n": 3}})
+        self.assertEqual(len(c.wait(1)), 1)
+        self.assertEqual(len(b.wait(3)), 3)  # b has E_UDP 1, 2 and 3
+        self.assertNotEqual(c.senders[0], shared)
+        self.assertEqual(set(b.senders), {shared})
+        self.assertEqual(len(a.drain(0.2)), 3)
+
     def test_an_ipv6_address_without_brackets_is_refused_with_the_syntax(self):
         e = self.start([])
         r = e.mi("event_subscribe", {"event": "E_UDP", "socket": "udp:::1:9999", "expire": 60})
