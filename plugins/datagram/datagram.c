@@ -6,10 +6,10 @@
  * One event per datagram. UDP is an inline transport: one non-blocking send on the raiser's
  * thread (the kernel may drop UDP anyway), over a socket connected to the destination (one per
  * destination, shared by its subscribers, up to udp_connected_sockets destinations), else over
- * one shared unconnected socket. Unix
- * datagrams are reliable, so a unix socket is a blocking transport (the host queues its events and
- * calls raise() from the subscriber's worker): one connected socket per subscriber that waits,
- * bounded by unix_timeout_ms, while the listener's queue is full, instead of dropping the event.
+ * one shared unconnected socket. Unix datagrams are reliable, so a unix socket is a blocking
+ * transport (the host queues its events and calls raise() from the subscriber's worker): one
+ * connected socket per subscriber that waits, bounded by unix_timeout_ms, while the listener's
+ * queue is full, instead of dropping the event.
  * The payload is the host's JSON-RPC notification (no per-event allocation) or, with payload_format
  * "text", the OpenSIPS 2.x text format built on the stack.
  */
