@@ -2,24 +2,12 @@
 #include "evi_plugin.h"
 
 static const evi_module_t module = {
-    99,
-    0,
-    sizeof(evi_module_t),
-    "test_bad_abi",
-    "1.0",
-    "",
-    NULL,
-    0,
-    NULL,
-    0,
-    NULL,
-    0,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
+    .abi_major = 99,
+    .abi_minor = 0,
+    .size = sizeof(evi_module_t),
+    .name = "test_bad_abi",
+    .version = "1.0",
+    .description = "",
 };
 const evi_module_t *evi_module_descriptor(void) {
     return &module;

@@ -94,24 +94,17 @@ static int init(const evi_host_t *h, char *err, size_t len) {
 }
 
 static const evi_module_t module = {
-    EVI_ABI_MAJOR,
-    EVI_ABI_MINOR,
-    sizeof(evi_module_t),
-    "test_good",
-    "1.0",
-    "loader test module",
-    params,
-    sizeof params / sizeof params[0],
-    transports,
-    1,
-    NULL,
-    0,
-    init,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
+    .abi_major = EVI_ABI_MAJOR,
+    .abi_minor = EVI_ABI_MINOR,
+    .size = sizeof(evi_module_t),
+    .name = "test_good",
+    .version = "1.0",
+    .description = "loader test module",
+    .params = params,
+    .nparams = sizeof params / sizeof params[0],
+    .transports = transports,
+    .ntransports = 1,
+    .init = init,
 };
 
 const evi_module_t *evi_module_descriptor(void) {

@@ -8,24 +8,13 @@ static int init(const evi_host_t *h, char *err, size_t len) {
     return EVI_ERR;
 }
 static const evi_module_t module = {
-    EVI_ABI_MAJOR,
-    EVI_ABI_MINOR,
-    sizeof(evi_module_t),
-    "test_init_fails",
-    "1.0",
-    "",
-    NULL,
-    0,
-    NULL,
-    0,
-    NULL,
-    0,
-    init,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
+    .abi_major = EVI_ABI_MAJOR,
+    .abi_minor = EVI_ABI_MINOR,
+    .size = sizeof(evi_module_t),
+    .name = "test_init_fails",
+    .version = "1.0",
+    .description = "",
+    .init = init,
 };
 const evi_module_t *evi_module_descriptor(void) {
     return &module;

@@ -2,24 +2,12 @@
 #include "evi_plugin.h"
 
 static const evi_module_t module = {
-    EVI_ABI_MAJOR,
-    EVI_ABI_MINOR + 1,
-    sizeof(evi_module_t),
-    "test_newer_minor",
-    "1.0",
-    "",
-    NULL,
-    0,
-    NULL,
-    0,
-    NULL,
-    0,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
+    .abi_major = EVI_ABI_MAJOR,
+    .abi_minor = EVI_ABI_MINOR + 1,
+    .size = sizeof(evi_module_t),
+    .name = "test_newer_minor",
+    .version = "1.0",
+    .description = "",
 };
 const evi_module_t *evi_module_descriptor(void) {
     return &module;

@@ -11,24 +11,13 @@ static void drain_past_the_size(int64_t deadline_ms) {
 }
 
 static const evi_module_t module = {
-    EVI_ABI_MAJOR,
-    0,
-    offsetof(evi_module_t, drain),
-    "test_older_minor",
-    "1.0",
-    "",
-    NULL,
-    0,
-    NULL,
-    0,
-    NULL,
-    0,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    drain_past_the_size,
+    .abi_major = EVI_ABI_MAJOR,
+    .abi_minor = 0,
+    .size = offsetof(evi_module_t, drain),
+    .name = "test_older_minor",
+    .version = "1.0",
+    .description = "",
+    .drain = drain_past_the_size,
 };
 const evi_module_t *evi_module_descriptor(void) {
     return &module;
