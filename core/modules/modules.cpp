@@ -481,11 +481,14 @@ Result<void> ModuleSet::start_all() {
     return {};
 }
 
+// A hook the module's descriptor has: nullptr when unset, or when it lies past the `size` of a
+// descriptor built for an older minor ABI (never read there).
+#define OPTIONAL_HOOK(desc, hook)                                                                  \
+    ((desc)->size >= offsetof(evi_module_t, hook) + sizeof((desc)->hook) ? (desc)->hook : nullptr)
+
 void ModuleSet::drain_all(int64_t deadline_ms) {
     for (auto &m : modules_)
-        if (m->started_ && m->desc_->size >= offsetof(evi_module_t, drain) + sizeof(void *) &&
-            m->desc_->drain)
-            m->desc_->drain(deadline_ms);
+        if (auto drain = OPTIONAL_HOOK(m->desc_, drain); m->started_ && drain) drain(deadline_ms);
 }
 
 void ModuleSet::stop_all() {
@@ -498,9 +501,7 @@ void ModuleSet::stop_all() {
 
 void ModuleSet::reopen_all() {
     for (auto &m : modules_)
-        if (m->initialized_ && m->desc_->size >= offsetof(evi_module_t, reopen) + sizeof(void *) &&
-            m->desc_->reopen)
-            m->desc_->reopen();
+        if (auto reopen = OPTIONAL_HOOK(m->desc_, reopen); m->initialized_ && reopen) reopen();
 }
 
 void ModuleSet::destroy_all() {
