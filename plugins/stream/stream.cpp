@@ -299,11 +299,6 @@ int stream_init(const evi_host_t *host, char *, std::size_t) {
     return EVI_OK;
 }
 
-// Shutdown has begun: calls still waiting on a peer give up by the host's deadline.
-void stream_drain(int64_t deadline_ms) {
-    evinet::give_up_at(evinet::Deadline(std::chrono::milliseconds(deadline_ms)));
-}
-
 void stream_destroy() {
     settings.host = nullptr;
 }
@@ -327,7 +322,7 @@ const evi_module_t module = {
     .stop = nullptr,
     .destroy = stream_destroy,
     .reopen = nullptr,
-    .drain = stream_drain,
+    .drain = evinet::drain, // calls still waiting on a peer give up by the host's deadline
 };
 
 } // namespace

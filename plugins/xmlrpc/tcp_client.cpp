@@ -18,7 +18,7 @@ namespace evinet {
 
 namespace {
 
-constexpr int kSliceMs = 100; // how soon a wait notices give_up_at()
+constexpr int kSliceMs = 100; // how soon a wait notices drain()
 
 std::atomic<Clock::rep> give_up_ticks{Deadline::max().time_since_epoch().count()};
 
@@ -58,7 +58,8 @@ std::string errno_text(const char *what, int e) {
 
 } // namespace
 
-void give_up_at(Deadline when) {
+void drain(int64_t deadline_ms) {
+    const Deadline when{std::chrono::milliseconds(deadline_ms)};
     give_up_ticks.store(when.time_since_epoch().count(), std::memory_order_relaxed);
 }
 

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -23,11 +24,12 @@ inline Deadline deadline_in(unsigned ms) {
 }
 
 /**
- * Every wait of every connection of this module also ends at `when`: the module's drain()
- * sets it to the host's shutdown deadline, so that a stalled peer cannot hold evid beyond
- * shutdown_timeout. A wait that began earlier notices within 100 ms. Never set otherwise.
+ * The module's drain() hook (evi_module_t.drain), for both modules that use this client: from
+ * now on every wait of every connection also ends at the host's shutdown deadline
+ * (CLOCK_MONOTONIC ms), so that a stalled peer cannot hold evid beyond shutdown_timeout. A wait
+ * that began earlier notices within 100 ms. Nothing else sets it.
  */
-void give_up_at(Deadline when);
+void drain(int64_t deadline_ms);
 /** The give-up time has come: a wait that ended now ended for shutdown, not for its timeout. */
 bool giving_up();
 

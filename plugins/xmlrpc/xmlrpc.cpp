@@ -191,11 +191,6 @@ int xmlrpc_init(const evi_host_t *host, char *, std::size_t) {
     return EVI_OK;
 }
 
-// Shutdown has begun: calls still waiting on a peer give up by the host's deadline.
-void xmlrpc_drain(int64_t deadline_ms) {
-    evinet::give_up_at(evinet::Deadline(std::chrono::milliseconds(deadline_ms)));
-}
-
 void xmlrpc_destroy() {
     settings.host = nullptr;
 }
@@ -218,7 +213,7 @@ const evi_module_t module = {
     .stop = nullptr,
     .destroy = xmlrpc_destroy,
     .reopen = nullptr,
-    .drain = xmlrpc_drain,
+    .drain = evinet::drain, // calls still waiting on a peer give up by the host's deadline
 };
 
 } // namespace
