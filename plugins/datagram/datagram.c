@@ -9,9 +9,9 @@
  * one shared unconnected socket. Unix datagrams are reliable, so a unix socket is a blocking
  * transport (the host queues its events and calls raise() from the subscriber's worker): one
  * connected socket per subscriber that waits, bounded by unix_timeout_ms, while the listener's
- * queue is full, instead of dropping the event.
- * The payload is the host's JSON-RPC notification (no per-event allocation) or, with payload_format
- * "text", the OpenSIPS 2.x text format built on the stack.
+ * queue is full, instead of dropping the event. The payload is the host's JSON-RPC notification
+ * (no per-event allocation) or, with payload_format "text", the OpenSIPS 2.x text format built
+ * on the stack.
  */
 #define _GNU_SOURCE
 #include "dgram_format.h"
@@ -61,10 +61,8 @@ static int64_t ndests;         /* guarded by dests_lock */
 
 struct dgram_sock {
     int family;
-    /* unix: the connected socket, -1 until the first send, guarded by lock;
-     * udp: dest's socket (set once by parse), or -1 for the shared unconnected socket */
-    int fd;
-    struct udp_dest *dest; /* udp: the connected socket's entry, or NULL */
+    int fd; /* unix: the connected socket, -1 until the first send; guarded by lock */
+    struct udp_dest *dest; /* udp: the connected socket (set once by parse), or NULL: shared */
     pthread_mutex_t lock;
     socklen_t addrlen;
     union {
@@ -165,9 +163,9 @@ static int64_t now_ms(void) {
  * The socket connected to the subscriber's destination: the kernel then looks the route up
  * once, not per datagram (loopback: about 6% less CPU per send). Subscribers of the same
  * destination (several events, one consumer) share it; a new destination gets one while fewer
- * than udp_connected_sockets destinations have one. Leaves s->dest NULL and s->fd -1 past that
- * limit, or when the socket cannot be made (EMFILE, no route): the subscriber then uses the
- * shared unconnected socket, as it always could.
+ * than udp_connected_sockets destinations have one. Leaves s->dest NULL past that limit, or
+ * when the socket cannot be made (EMFILE, no route): the subscriber then uses the shared
+ * unconnected socket, as it always could.
  */
 static void udp_connect(struct dgram_sock *s) {
     struct udp_dest *d;
@@ -191,7 +189,6 @@ static void udp_connect(struct dgram_sock *s) {
     if (d) {
         d->refs++;
         s->dest = d;
-        s->fd = d->fd;
     }
     pthread_mutex_unlock(&dests_lock);
 }
@@ -210,7 +207,6 @@ static void udp_disconnect(struct dgram_sock *s) {
     }
     pthread_mutex_unlock(&dests_lock);
     s->dest = NULL;
-    s->fd = -1;
 }
 
 static int udp_parse(evi_str_t address, int from_mi, void **out, unsigned *flags, char *err,
@@ -265,11 +261,11 @@ static int udp_parse(evi_str_t address, int from_mi, void **out, unsigned *flags
 static ssize_t udp_send(const struct dgram_sock *s, int shared_fd, const char *buf, size_t len) {
     int again = 0;
     for (;;) {
-        ssize_t n = s->fd >= 0 ? send(s->fd, buf, len, 0)
-                               : sendto(shared_fd, buf, len, 0, &s->addr.sa, s->addrlen);
+        ssize_t n = s->dest ? send(s->dest->fd, buf, len, 0)
+                            : sendto(shared_fd, buf, len, 0, &s->addr.sa, s->addrlen);
         if (n >= 0) return n;
         if (errno == EINTR) continue;
-        if (s->fd < 0 || errno == EAGAIN || errno == EMSGSIZE || again++) return n;
+        if (!s->dest || errno == EAGAIN || errno == EMSGSIZE || again++) return n;
     }
 }
 
