@@ -454,9 +454,7 @@ int cmd_http_load(int argc, char **argv) {
                     ++reconnects;
                     continue;
                 }
-                if (st == 200 && buf.empty())
-                    ++ok;
-                else if (st == 200)
+                if (st == 200)
                     ++ok;
                 else
                     ++errors;
