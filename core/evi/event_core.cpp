@@ -610,7 +610,11 @@ std::vector<SubscriberInfo> EventCore::subscribers(std::optional<std::string_vie
     for (int i = 0; i < n; ++i) {
         EventEntry *e = state_->at(i);
         if (event && e->name != *event) continue;
-        for (const auto &s : *e->subscribers.load()) {
+        // Held for the whole loop: `for (s : *e->subscribers.load())` would let the snapshot go
+        // at once (a range-for keeps only the vector reference alive, not the shared_ptr), and
+        // a subscribe, unsubscribe or expiry meanwhile would free the vector being read.
+        const auto subs = e->subscribers.load();
+        for (const auto &s : *subs) {
             if (socket && s->socket().text() != *socket) continue;
             if (s->expired(now)) continue;
             SubscriberInfo info;

@@ -241,6 +241,30 @@ TEST_CASE("raisers and a subscriber that comes and goes run at once, and lose no
           }) == kRaisers * kRaises);
 }
 
+// subscribers() (MI subscribers_list) reads the list while subscribe/unsubscribe replace it.
+// It once iterated a snapshot it did not hold, so the vector could be freed under it: a
+// heap-use-after-free under AddressSanitizer, a data race under ThreadSanitizer (CI runs both).
+TEST_CASE("listing subscribers while one comes and goes reads whole lists") {
+    Fixture f;
+    REQUIRE(f.core->publish("E_X"));
+    REQUIRE(f.core->subscribe("E_X", "rec:keep", 0s, false));
+    std::atomic<bool> done{false};
+    std::atomic<int> bad{0};
+    std::thread lister([&] {
+        while (!done.load()) {
+            auto subs = f.core->subscribers("E_X");
+            if (subs.empty() || subs.size() > 2 || subs[0].socket != "rec:keep") ++bad;
+        }
+    });
+    for (int i = 0; i < 2000; ++i) {
+        REQUIRE(f.core->subscribe("E_X", "rec:tmp" + std::to_string(i % 7), 0s, false));
+        REQUIRE(f.core->unsubscribe("E_X", "rec:tmp" + std::to_string(i % 7), false));
+    }
+    done = true;
+    lister.join();
+    CHECK(bad.load() == 0);
+}
+
 TEST_CASE("a SharedSnapshot is read and replaced at once; every value read is whole") {
     struct Box {
         explicit Box(int v) : value(v), check(~v) {}
