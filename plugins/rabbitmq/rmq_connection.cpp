@@ -27,6 +27,10 @@ constexpr size_t kMaxInFlight = 4096; // published and unconfirmed, per connecti
 constexpr auto kBackoffMin = 100ms;
 constexpr auto kBackoffMax = 2000ms;
 constexpr auto kRefusedBackoff = 5000ms; // a broker that refused our login is asked less often
+// A broker that accepted our login before and refuses it now is most likely booting: RabbitMQ
+// can answer 403 "access to vhost '/' refused" for a moment after a restart. Its refusals count
+// only once they have lasted this long; meanwhile events wait, as for a broker that is down.
+constexpr auto kRefusalGrace = 10s;
 constexpr auto kMissingExchangeRecheck = 1000ms;
 constexpr int kMaxChannelFailures = 2; // an event whose publish alone closed the channel twice
 constexpr auto kIdleClose = 10s;       // an unused connection is closed after this long
@@ -291,6 +295,11 @@ bool Connection::connect() {
     auto attempt_failed = [&](const std::string &why, bool refused) {
         destroy_connection();
         ++failed_attempts_;
+        if (refused && accepted_before_) {
+            const auto now = Clock::now();
+            if (!refusing_since_) refusing_since_ = now;
+            refused = now - *refusing_since_ >= kRefusalGrace;
+        }
         if (refused) {
             backoff_ = kRefusedBackoff;
         } else {
@@ -298,8 +307,9 @@ bool Connection::connect() {
                                   std::chrono::milliseconds(kBackoffMax));
         }
         next_attempt_ = Clock::now() + backoff_;
-        if (why != last_error_) {
-            last_error_ = why;
+        // Logged again when a refusal waited out as a booting broker's turns definitive.
+        if (const std::string seen = (refused ? "refused: " : "") + why; seen != last_error_) {
+            last_error_ = seen;
             log(refused ? EVI_L_ERR : EVI_L_WARN,
                 (refused ? "broker " + name_ + " refused the connection: " + why +
                                "; events for it fail until it accepts (retrying every " +
@@ -446,6 +456,8 @@ bool Connection::connect() {
     last_error_.clear();
     failed_attempts_ = 0;
     backoff_ = 0ms;
+    accepted_before_ = true;
+    refusing_since_.reset();
     return true;
 }
 

@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -140,6 +141,8 @@ class Connection {
     std::chrono::milliseconds backoff_{0};
     std::string last_error_; // logged once until it changes
     int failed_attempts_ = 0;
+    bool accepted_before_ = false; // a login succeeded once on this connection's broker
+    std::optional<Clock::time_point> refusing_since_; // the first refusal since the last login
     bool stop_attempted_ = false;
     std::set<std::string> logged_failures_;
 };

@@ -334,6 +334,35 @@ class BrokerOutages(RabbitTestCase):
         self.assertGreaterEqual(stat(e, "reconnects"), 1)
         return e
 
+    def test_a_refusal_right_after_the_broker_dropped_us_is_waited_out(self):
+        # RabbitMQ can refuse a login (403 "access to vhost '/' refused") for a moment after a
+        # restart; the CI once saw a crash test fail 3999 events that way. A broker that
+        # accepted us before gets 10 s before its refusals fail events. Here the refusal is a
+        # password changed and changed back while evid's connection is closed.
+        broker.ctl("add_user", "flip", "pw1")
+        self.addCleanup(broker.ctl, "delete_user", "flip")
+        broker.ctl("set_permissions", "-p", "/", "flip", ".*", ".*", ".*")
+        broker.peer("delete", "q_flip", "queue", "q_flip", "transient")
+        e = self.evid(config("rabbitmq:flip:pw1@127.0.0.1:%d/q_flip" % broker.port))
+        self.raise_hello(e)
+        self.assertEqual(self.wait_outcomes(e, 1)["delivered"], 1)
+        broker.ctl("change_password", "flip", "other")
+        broker.ctl("close_all_connections", "refusal test")
+        for _ in range(3):
+            self.raise_hello(e)
+        self.assertTrue(e.wait_log("403 ACCESS_REFUSED", timeout=10), e.log())
+        broker.ctl("change_password", "flip", "pw1")
+        s = self.wait_outcomes(e, 4, timeout=30)
+        self.assertEqual((s["delivered"], s["failed"]), (4, 0), s)
+        self.assertEqual(len(broker.consume("q_flip", 10, 300)), 4)
+        # A refusal that lasts beyond the grace fails the events, as a refused login always did.
+        broker.ctl("change_password", "flip", "other")
+        broker.ctl("close_all_connections", "refusal test")
+        self.raise_hello(e)
+        s = self.wait_outcomes(e, 5, timeout=40)
+        self.assertEqual((s["delivered"], s["failed"]), (4, 1), s)
+        self.assertIn("refused the connection: login as 'flip'", e.log())
+
     def test_a_broker_restart_in_a_stream_of_10000_events_loses_none(self):
         e = self.stream_through_outage("q_stream", 10000, broker.stop)
         self.assertIn("320 CONNECTION_FORCED", e.log())
