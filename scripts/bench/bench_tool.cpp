@@ -2,10 +2,12 @@
 // Plain POSIX sockets (no Boost) so that it compiles in a second. Every subcommand prints one
 // JSON object on stdout when it is done; receivers print {"ready":1} first.
 //
-//   write FILE N [BATCH [IDLE]]   one write() per pre-formatted flatstore line (BATCH > 0: one
-//                                 write() per BATCH bytes of lines, the batched baseline); IDLE
-//                                 1 keeps a second, sleeping thread alive meanwhile, as in any
-//                                 threaded daemon (the kernel then locks the file per write())
+//   write FILE N [BATCH [IDLE [PWRITE]]]  one write() per pre-formatted flatstore line (BATCH >
+//                                 0: one write() per BATCH bytes of lines, the batched
+//                                 baseline); IDLE 1 keeps a second, sleeping thread alive
+//                                 meanwhile, as in any threaded daemon (the kernel then takes a
+//                                 file reference, and for write() the file-position lock, per
+//                                 call); PWRITE 1 calls pwrite() instead, as event_flatstore does
 //   sendto HOST PORT N [MMSG]     one sendto() per pre-formatted JSON payload (MMSG > 0:
 //                                 sendmmsg() of MMSG datagrams; MMSG < 0: send() on a socket
 //                                 connected to the destination, as event_datagram's udp)
@@ -87,6 +89,7 @@ int cmd_write(int argc, char **argv) {
     const char *path = argv[0];
     long n = std::atol(argv[1]);
     size_t batch = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 0;
+    bool use_pwrite = argc > 4 && std::atoi(argv[4]) == 1;
     std::atomic<bool> idle_stop{false};
     std::thread idle;
     if (argc > 3 && std::atoi(argv[3]) == 1)
@@ -103,8 +106,11 @@ int cmd_write(int argc, char **argv) {
     long failed = 0;
     double c0 = cpu_self(), t0 = now_mono();
     if (batch == 0) {
+        // O_APPEND: pwrite() appends whatever the offset (pwrite(2), BUGS).
         for (const auto &l : lines)
-            if (write(fd, l.data(), l.size()) != ssize_t(l.size())) ++failed;
+            if ((use_pwrite ? pwrite(fd, l.data(), l.size(), 0) : write(fd, l.data(), l.size())) !=
+                ssize_t(l.size()))
+                ++failed;
     } else {
         std::string buf;
         buf.reserve(batch);

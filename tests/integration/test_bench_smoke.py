@@ -39,7 +39,7 @@ class BenchSmoke(unittest.TestCase):
         # The bound is the sum of its two measured parts, and the evid run in it lost nothing.
         b = res["flatstore_bound"]
         run = b["runs"][0]["us_per_event"]
-        self.assertAlmostEqual(run["bound"], run["script"] + run["threaded"], places=9)
+        self.assertAlmostEqual(run["bound"], run["script"] + run["threaded_pwrite"], places=9)
         self.assertGreater(run["raw"], 0)
         self.assertGreater(run["script"], 0)
         self.assertEqual(b["lost"]["max"], 0)
