@@ -478,10 +478,10 @@ class Compiler {
 
     EventName event_name(const config::Expr &a, const char *func) {
         EventName ev;
-        if (a.kind == ExprKind::Int)
+        if (a.kind == ExprKind::Int || a.kind == ExprKind::Null)
             fail(a.loc, std::string("the event name of ") + func + " must be a string");
         ev.dynamic = arg(a);
-        if (auto *c = dynamic_cast<ConstNode *>(ev.dynamic.get())) {
+        if (auto *c = dynamic_cast<ConstNode *>(ev.dynamic.get()); c && is_str(c->v)) {
             ev.literal = std::get<std::string>(c->v);
             ev.id = publish(ev.literal, a.loc);
             ev.dynamic.reset();

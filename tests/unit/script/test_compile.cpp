@@ -37,6 +37,14 @@ TEST_CASE("raise_event needs AVPs for names and values") {
           "t.cfg:1:29: error: the event name of raise_event must be a string");
 }
 
+TEST_CASE("null as an event name is a config error, not a crash (fuzz_config)") {
+    Host h;
+    CHECK(h.compile("startup_route { subscribe_event(null, \"nocolon\"); }") ==
+          "t.cfg:1:33: error: the event name of subscribe_event must be a string");
+    CHECK(h.compile("startup_route { raise_event(null); }") ==
+          "t.cfg:1:29: error: the event name of raise_event must be a string");
+}
+
 TEST_CASE("a bad literal event name is a config error") {
     Host h;
     CHECK(h.compile("startup_route { raise_event(\"E X\"); }") ==
