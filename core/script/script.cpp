@@ -476,13 +476,22 @@ class Compiler {
                      "argument " + std::to_string(i + 1) + " of " + e.name + " is empty");
     }
 
+    // The text of argument `a` when it is written literally; nullptr when it is made at run
+    // time. A literal number or null is a config error, `must_be` saying what was expected.
+    const std::string *literal_string(const config::Expr &a, const Node &compiled,
+                                      const std::string &must_be) {
+        auto *c = dynamic_cast<const ConstNode *>(&compiled);
+        if (!c) return nullptr;
+        if (!is_str(c->v)) fail(a.loc, must_be);
+        return &std::get<std::string>(c->v);
+    }
+
     EventName event_name(const config::Expr &a, const char *func) {
         EventName ev;
-        if (a.kind == ExprKind::Int || a.kind == ExprKind::Null)
-            fail(a.loc, std::string("the event name of ") + func + " must be a string");
         ev.dynamic = arg(a);
-        if (auto *c = dynamic_cast<ConstNode *>(ev.dynamic.get()); c && is_str(c->v)) {
-            ev.literal = std::get<std::string>(c->v);
+        if (const auto *name = literal_string(
+                a, *ev.dynamic, std::string("the event name of ") + func + " must be a string")) {
+            ev.literal = *name;
             ev.id = publish(ev.literal, a.loc);
             ev.dynamic.reset();
         }
@@ -583,12 +592,11 @@ class Compiler {
     // A socket written literally must name a loaded transport: "udp:…", "flatstore:…"; and
     // what the transport's parse() would refuse at run time is a config error now.
     void check_socket(const config::Expr &a, const Node &compiled) {
-        if (a.kind == ExprKind::Int || a.kind == ExprKind::Null)
-            fail(a.loc, "the socket of subscribe_event must be a string such as "
-                        "\"udp:127.0.0.1:8888\"");
-        auto *c = dynamic_cast<const ConstNode *>(&compiled);
-        if (!c || !is_str(c->v)) return;
-        const auto &text = std::get<std::string>(c->v);
+        const std::string *literal = literal_string(a, compiled,
+                                                    "the socket of subscribe_event must be a "
+                                                    "string such as \"udp:127.0.0.1:8888\"");
+        if (!literal) return;
+        const auto &text = *literal;
         auto colon = text.find(':');
         if (colon == std::string::npos || colon == 0)
             fail(a.loc, "bad socket \"" + config::excerpt(text) +
