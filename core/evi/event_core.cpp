@@ -171,6 +171,17 @@ struct EventEntry {
     // Copy-on-write: raisers load a snapshot (a pointer copy, no mutex); writers replace it
     // whole.
     SharedSnapshot<const SubscriberList> subscribers{std::make_shared<const SubscriberList>()};
+    // The size of the latest snapshot: most events have no subscriber, and a raise learns that
+    // from one plain load, without the snapshot's lock bit and reference count.
+    std::atomic<size_t> nsubscribers{0};
+
+    // Writers, under subscribe_mutex: the snapshot first, so that a raiser that sees the new
+    // count also finds the new list.
+    void replace_subscribers(std::shared_ptr<const SubscriberList> next) {
+        const size_t n = next->size();
+        subscribers.store(std::move(next));
+        nsubscribers.store(n, std::memory_order_release);
+    }
 };
 
 struct EventCore::State {
@@ -408,6 +419,7 @@ Result<size_t> EventCore::raise(int id, const evi_param_t *params, size_t n) {
                           "events nest deeper than " +
                           std::to_string(kMaxDispatchDepth));
     e->raised.fetch_add(1, std::memory_order_relaxed);
+    if (e->nsubscribers.load(std::memory_order_acquire) == 0) return size_t{0};
     auto subs = e->subscribers.load();
     if (subs->empty()) return size_t{0};
 
@@ -561,7 +573,7 @@ Result<SubscribeOutcome> EventCore::subscribe(std::string_view event,
     sub->start_worker();
     auto next = std::make_shared<SubscriberList>(*current);
     next->push_back(std::move(sub));
-    e->subscribers.store(std::move(next));
+    e->replace_subscribers(std::move(next));
     return SubscribeOutcome::Added;
 }
 
@@ -584,7 +596,7 @@ Result<void> EventCore::unsubscribe(std::string_view event, std::string_view soc
         if (!removed)
             return make_error("no subscriber '" + config::excerpt(socket, 256) + "' for event '" +
                               config::excerpt(event) + "'");
-        e->subscribers.store(std::move(next));
+        e->replace_subscribers(std::move(next));
     }
     // Stop the worker off this thread: a blocking delivery in progress may take a while.
     state_->retire(std::move(removed));
@@ -649,7 +661,7 @@ void EventCore::reap_expired() {
             auto next = std::make_shared<SubscriberList>();
             for (const auto &s : *current)
                 (s->expired(now) ? gone : *next).push_back(s);
-            e->subscribers.store(std::move(next));
+            e->replace_subscribers(std::move(next));
         }
     }
     for (auto &s : gone) {
