@@ -74,8 +74,10 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
     // still waiting in its batch). The worker is woken only when it sleeps.
     bool enqueue(const std::shared_ptr<const OwnedEvent> &ev) {
         bool wake;
+        Queue delivered_events; // freed on return, out of the lock, on this raising thread
         {
             std::lock_guard lock(mutex_);
+            delivered_events.swap(returned_);
             const size_t taken = taken_.load(std::memory_order_relaxed);
             const size_t waiting = queue_.size() + (taken > 0 ? taken - 1 : 0);
             if (stopping_ || waiting >= core_.options().queue_size) {
@@ -151,7 +153,12 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
     std::shared_ptr<Socket> socket_;
     std::mutex mutex_;
     std::condition_variable cv_, idle_cv_;
-    Queue queue_;           // under mutex_
+    Queue queue_; // under mutex_
+    // Events the worker has delivered, handed back so that enqueue() frees them on a raising
+    // thread: the memory goes back to the thread (and malloc arena) that allocated it, instead
+    // of the worker and the raiser taking one arena's lock in turn for every event. At most
+    // queue_size events (the queue's own bound); beyond that the worker frees them itself.
+    Queue returned_;        // under mutex_
     bool stopping_ = false; // under mutex_
     bool sleeping_ = false; // under mutex_: the worker waits for work
     std::atomic<bool> stop_now_{false};
@@ -281,10 +288,17 @@ bool Subscriber::sleep_backoff(int attempt) {
 // The worker takes the whole queue at once and delivers it in order, so that a busy queue
 // costs one lock and no wake-up per event.
 void Subscriber::run() {
-    Queue batch;
+    Queue batch, done;
     for (;;) {
         {
             std::unique_lock lock(mutex_);
+            if (!done.empty() && returned_.size() + done.size() <= core_.options().queue_size) {
+                if (returned_.empty())
+                    returned_.swap(done);
+                else
+                    returned_.insert(returned_.end(), std::make_move_iterator(done.begin()),
+                                     std::make_move_iterator(done.end()));
+            }
             if (!batch.empty()) { // stopped in the middle: give back what was not delivered
                 queue_.insert(queue_.begin(), std::make_move_iterator(batch.begin()),
                               std::make_move_iterator(batch.end()));
@@ -303,10 +317,11 @@ void Subscriber::run() {
             queue_len_.store(0, std::memory_order_relaxed);
             taken_.store(batch.size(), std::memory_order_relaxed);
         }
+        done.clear(); // what could not be handed back
         while (!batch.empty() && !stop_now_.load(std::memory_order_relaxed)) {
-            const std::shared_ptr<const OwnedEvent> ev = std::move(batch.front());
+            deliver(*batch.front());
+            done.push_back(std::move(batch.front()));
             batch.pop_front();
-            deliver(*ev);
             taken_.store(batch.size(), std::memory_order_relaxed);
         }
     }
