@@ -34,7 +34,6 @@ struct Frame {
     int64_t ret = 1;                      // the value of return(n)
     int route_depth = 0;                  // route() nesting
     std::vector<evi_param_t> params;      // raise_event
-    std::vector<std::string> names;       // raise_event: attribute names that were ints
     std::string buf;                      // xlog
 };
 

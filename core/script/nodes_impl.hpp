@@ -357,8 +357,6 @@ struct RaiseEventNode : CallNode {
                                " has more names than " + vals_text +
                                " has values; the extra names are ignored");
             f.params.resize(n);
-            f.names.clear();
-            if (names) f.names.reserve(n);
             // Both stacks are read from the most recently pushed value down (DESIGN.md).
             for (size_t i = 0; i < n; ++i) {
                 evi_param_t &p = f.params[i];
