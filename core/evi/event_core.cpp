@@ -12,6 +12,7 @@
 #include <deque>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <thread>
 #include <time.h>
@@ -74,10 +75,12 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
     // still waiting in its batch). The worker is woken only when it sleeps.
     bool enqueue(const std::shared_ptr<const OwnedEvent> &ev) {
         bool wake;
-        Queue delivered_events; // freed on return, out of the lock, on this raising thread
+        // Freed on return, out of the lock, on this raising thread. Made only when there is
+        // something to free: an empty std::deque allocates.
+        std::optional<Queue> delivered_events;
         {
             std::lock_guard lock(mutex_);
-            delivered_events.swap(returned_);
+            if (!returned_.empty()) delivered_events.emplace().swap(returned_);
             const size_t taken = taken_.load(std::memory_order_relaxed);
             const size_t waiting = queue_.size() + (taken > 0 ? taken - 1 : 0);
             if (stopping_ || waiting >= core_.options().queue_size) {
