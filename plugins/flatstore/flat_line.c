@@ -73,6 +73,7 @@ static int needs_look(uint64_t v, uint64_t delim_word) {
 /* Copy a value, keeping the line intact: delimiter -> escape (or ' '), '\n' and '\r' -> ' '. */
 static char *put_value(char *b, const flat_format_t *f, const char *s, size_t n) {
     const char *end = s + n, *lim;
+    const char *copied = s; /* [copied, s) went out byte for byte, unchanged */
     const char d0 = f->delim[0];
     const uint64_t dw = ONES * (unsigned char)d0;
     while (s < end) {
@@ -84,10 +85,11 @@ static char *put_value(char *b, const flat_format_t *f, const char *s, size_t n)
                 s += 8;
                 continue;
             }
-        } else if (n >= 8) {
-            /* The last 1..7 bytes: the value's last word, which starts up to 7 bytes back. When
-             * it needs no look, the bytes before s in it were plain and copied 1:1 just before,
-             * so writing it again where they went rewrites them unchanged and adds the tail. */
+        } else if ((size_t)(end - copied) >= 8) {
+            /* The last 1..7 bytes: the value's last word, which starts up to 7 bytes back, where
+             * every byte went out unchanged (not, say, the end of a delimiter "ab" replaced by a
+             * space). When it needs no look, writing it again where those bytes went rewrites
+             * them unchanged and adds the tail. */
             size_t back = 8 - (size_t)(end - s);
             uint64_t v = load_word(end - 8);
             if (!needs_look(v, dw)) {
@@ -111,6 +113,7 @@ static char *put_value(char *b, const flat_format_t *f, const char *s, size_t n)
             *b++ = *s == d0 ? d0 : ' ';
             s++;
         }
+        copied = s;
     }
     return b;
 }

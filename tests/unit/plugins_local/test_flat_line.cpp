@@ -128,10 +128,12 @@ TEST_CASE("an escape_delimiter longer than the delimiter fits in the bound") {
 TEST_CASE("values of every length and offset are escaped as one byte at a time would") {
     // flat_line_write copies 8 bytes at a time while no byte needs a look: special bytes at
     // every position of a word, values from 0 to 40 bytes, unaligned starts, each delimiter.
+    // "ab" is made of plain letters, so it is frequent; with no escape or an empty one, a
+    // delimiter is written shorter than it was, and the words after it are no longer 1:1.
     std::mt19937 rng(7);
     const std::string alphabet = "abcdefgh,:;|\n\r";
-    for (const char *delim : {",", "::", ";|;"}) {
-        for (const char *escape : {(const char *)nullptr, "_", "<comma>"}) {
+    for (const char *delim : {",", "::", ";|;", "ab", ";|"}) {
+        for (const char *escape : {(const char *)nullptr, "", "_", "<comma>"}) {
             const flat_format_t f = format(delim, escape);
             for (int round = 0; round < 600; ++round) {
                 std::string store(48, 'z');
