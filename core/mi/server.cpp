@@ -278,6 +278,22 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
 
     void read_body() {
+        // The body usually came in the same segment as the header: parse what the buffer holds
+        // first, and read only when more is needed. A read that finds its data in the buffer
+        // still completes through a posted handler (one more scheduler round trip, at times a
+        // futex wake of the other I/O thread, per request).
+        beast::error_code ec;
+        while (!parser_->is_done() && buffer_.size() > 0) {
+            const size_t n = parser_->put(buffer_.data(), ec);
+            buffer_.consume(n);
+            if (ec == http::error::need_more) {
+                ec = {};
+                break;
+            }
+            if (ec) return on_error(ec);
+            if (n == 0) break;
+        }
+        if (parser_->is_done()) return on_request();
         stream_.expires_after(timeout());
         http::async_read(stream_, buffer_, *parser_,
                          [self = this->shared_from_this()](beast::error_code ec, size_t) {

@@ -3,6 +3,7 @@ limits and timeouts, malformed input, /health, /metrics and the status page in C
 import http.client
 import json
 import os
+import re
 import shutil
 import socket
 import stat
@@ -143,6 +144,52 @@ class MiHttp(EvidTestCase):
             r.read()
             socks.append(conn.sock)
         self.assertIs(socks[0], socks[2])
+
+    def test_bodies_in_one_segment_pipelined_split_or_chunked_are_each_answered_once(self):
+        e = self.evid(BASE)
+        body = EVENTS_LIST.encode()
+        keep = (b"POST /mi HTTP/1.1\r\nHost: evid\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(body)) + body
+        last = post_mi_request(body)  # Connection: close
+
+        def answers(raw):
+            out, rest = [], raw
+            while rest:
+                head, _, rest = rest.partition(b"\r\n\r\n")
+                n = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+                out.append((int(head.split()[1]), json.loads(rest[:n])["result"]))
+                rest = rest[n:]
+            return out
+
+        want = (200, e.mi("events_list", {})["result"])
+        # Three requests in one send: each body is parsed from the buffer, the next request's
+        # bytes stay for the next header.
+        self.assertEqual(answers(raw_exchange(keep + keep + last, port=e.mi_port)), [want] * 3)
+        # The header first, the body later, in two pieces: the rest is read from the socket.
+        s = socket.create_connection(("127.0.0.1", e.mi_port), timeout=5)
+        self.addCleanup(s.close)
+        split = keep.index(b"\r\n\r\n") + 4
+        for piece in (keep[:split], body[:5], body[5:] + last):
+            s.sendall(piece)
+            time.sleep(0.05)
+        raw = b""
+        while chunk := s.recv(65536):
+            raw += chunk
+        self.assertEqual(answers(raw), [want] * 2)
+        # A chunked body, whole in one send, and one whose last chunk comes later.
+        chunked = (b"POST /mi HTTP/1.1\r\nHost: evid\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                   b"%x\r\n%s\r\n" % (10, body[:10]) + b"%x\r\n%s\r\n" % (len(body) - 10, body[10:]))
+        self.assertEqual(answers(raw_exchange(chunked + b"0\r\n\r\n" + last, port=e.mi_port)),
+                         [want] * 2)
+        s = socket.create_connection(("127.0.0.1", e.mi_port), timeout=5)
+        self.addCleanup(s.close)
+        s.sendall(chunked)
+        time.sleep(0.05)
+        s.sendall(b"0\r\n\r\n" + last)
+        raw = b""
+        while chunk := s.recv(65536):
+            raw += chunk
+        self.assertEqual(answers(raw), [want] * 2)
 
     # -- limits and malformed input --
     def test_oversized_body_gets_an_error_reply_and_evid_keeps_serving(self):
