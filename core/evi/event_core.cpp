@@ -309,9 +309,7 @@ void Subscriber::watch_queue() {
             watch_for_ = std::min(kMaxWatch, watch_for_ * 2);
             return;
         }
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#endif
+        cpu_pause();
         if (i % 16 == 0 && Clock::now() >= until) break;
     }
     watch_for_ = std::max(kMinWatch, watch_for_ / 2);

@@ -13,6 +13,13 @@
 
 namespace evi {
 
+// One spin-wait step: tells the CPU that this thread is waiting on another (x86 PAUSE).
+inline void cpu_pause() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 template <class T> class SharedSnapshot {
   public:
     explicit SharedSnapshot(std::shared_ptr<T> initial) : ptr_(std::move(initial)) {}
@@ -39,7 +46,7 @@ template <class T> class SharedSnapshot {
                 while (busy_.load(std::memory_order_relaxed)) {
                     // The holder copies one pointer; when it was preempted meanwhile, let it run.
                     if (++spins < 64)
-                        pause();
+                        cpu_pause();
                     else
                         std::this_thread::yield();
                 }
@@ -50,11 +57,6 @@ template <class T> class SharedSnapshot {
         Locked &operator=(const Locked &) = delete;
 
       private:
-        static void pause() {
-#if defined(__x86_64__) || defined(__i386__)
-            __builtin_ia32_pause();
-#endif
-        }
         std::atomic<bool> &busy_;
     };
 
