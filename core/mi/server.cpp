@@ -286,10 +286,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         while (!parser_->is_done() && buffer_.size() > 0) {
             const size_t n = parser_->put(buffer_.data(), ec);
             buffer_.consume(n);
-            if (ec == http::error::need_more) {
-                ec = {};
-                break;
-            }
+            if (ec == http::error::need_more) break;
             if (ec) return on_error(ec);
             if (n == 0) break;
         }
