@@ -327,7 +327,8 @@ class BrokerOutages(RabbitTestCase):
         self.assertEqual(errors, [])
         self.assertLess(interrupted_at, total, "the stream ended before the outage")
         s = self.wait_outcomes(e, total, timeout=120)
-        self.assertEqual((s["delivered"], s["failed"], s["dropped"]), (total, 0, 0), s)
+        self.assertEqual((s["delivered"], s["failed"], s["dropped"]), (total, 0, 0),
+                         "%s\nevid's log (end):\n%s" % (s, e.log()[-4000:]))
         msgs = broker.consume(queue, total * 2, idle_ms=1000)
         seen = {json.loads(m.body)["params"]["n"] for m in msgs}
         self.assertEqual(len(seen), total, "missing: %s" % sorted(set(range(total)) - seen)[:20])
