@@ -458,6 +458,20 @@ Result<size_t> EventCore::raise(std::string_view name, const EventParams &params
     return raise(name, c.data(), c.size());
 }
 
+Result<size_t> EventCore::raise(int id, const EventParams &params) {
+    auto c = to_c_params(params);
+    return raise(id, c.data(), c.size());
+}
+
+bool EventCore::probe(int id) const {
+    EventEntry *e = entry(id);
+    if (!e || e->nsubscribers.load(std::memory_order_acquire) == 0) return false;
+    const int64_t now = unix_now();
+    const auto subs = e->subscribers.load();
+    return std::any_of(subs->begin(), subs->end(),
+                       [now](const auto &s) { return !s->expired(now); });
+}
+
 Result<size_t> EventCore::raise(int id, const evi_param_t *params, size_t n) {
     EventEntry *e = entry(id);
     if (!e) return make_error("no event with id " + std::to_string(id));

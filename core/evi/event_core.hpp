@@ -63,6 +63,9 @@ class EventCore {
     Result<size_t> raise(std::string_view name, const evi_param_t *params, size_t n);
     Result<size_t> raise(int id, const evi_param_t *params, size_t n);
     Result<size_t> raise(std::string_view name, const EventParams &params);
+    Result<size_t> raise(int id, const EventParams &params);
+    // True when the event has a subscriber that has not expired (OpenSIPS's evi_probe_event).
+    bool probe(int id) const;
 
     // expire: seconds from now; 0 = never expires. A socket that matches an existing
     // subscriber of the event refreshes it. expire == 0 from the MI means "unsubscribe":

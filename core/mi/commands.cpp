@@ -123,17 +123,20 @@ std::variant<EventParams, Failure> raise_params(const Params &params) {
     EventParams out;
     auto it = params.find("params");
     if (it == params.end() || it->is_null()) return out;
-    json value = *it;
-    if (value.is_string()) {
-        value = json::parse(it->get_ref<const std::string &>(), nullptr, false);
-        if (value.is_discarded() || !(value.is_object() || value.is_array()))
+    json parsed;
+    const json *value = &*it;
+    if (value->is_string()) {
+        parsed = json::parse(it->get_ref<const std::string &>(), nullptr, false);
+        if (parsed.is_discarded() || !(parsed.is_object() || parsed.is_array()))
             return Failure{400, "Bad Params", json("params is not a JSON object")};
+        value = &parsed;
     }
-    if (value.is_array()) {
-        for (const auto &v : value)
+    out.reserve(value->size());
+    if (value->is_array()) {
+        for (const auto &v : *value)
             out.push_back(event_param({}, v));
-    } else if (value.is_object()) {
-        for (const auto &[k, v] : value.items())
+    } else if (value->is_object()) {
+        for (const auto &[k, v] : value->items())
             out.push_back(event_param(k, v));
     } else {
         return Failure{400, "Bad Params", json("params must be an array or an object")};
@@ -275,12 +278,13 @@ void register_core_commands(App &app) {
                   if (get_string(p, "event", event) != Got::Ok || event.empty())
                       return invalid_params();
                   if (auto bad = bad_event_name(event)) return *bad;
-                  if (!app.events->find(event)) return not_found("Event not registered");
-                  if (app.events->subscribers(event).empty())
+                  const auto id = app.events->find(event);
+                  if (!id) return not_found("Event not registered");
+                  if (!app.events->probe(*id))
                       return Failure{480, "Temporarily Unavailable", std::nullopt};
                   auto params = raise_params(p);
                   if (auto *f = std::get_if<Failure>(&params)) return *f;
-                  auto r = app.events->raise(event, std::get<EventParams>(params));
+                  auto r = app.events->raise(*id, std::get<EventParams>(params));
                   if (!r) return Failure{500, "Cannot Raise Event", json(r.error().message)};
                   return json("OK");
               }});

@@ -53,12 +53,14 @@ json result_object(json result, const json &id) {
     return reply;
 }
 
-// One request object; nullopt for a notification (nothing to send back).
-std::optional<json> handle_one(const CommandRegistry &commands, const json &req) {
+// One request object, whose params are moved out; nullopt for a notification (nothing to
+// send back).
+std::optional<json> handle_one(const CommandRegistry &commands, json &req) {
     const json null_id = nullptr;
     if (!req.is_object()) return error_object(-32600, "Invalid Request", null_id, std::nullopt);
-    const bool notification = !req.contains("id");
-    json id = notification ? null_id : req["id"];
+    const auto idv = req.find("id");
+    const bool notification = idv == req.end();
+    json id = notification ? null_id : *idv;
     if (!(id.is_string() || id.is_number() || id.is_null()))
         return error_object(-32600, "Invalid Request", null_id,
                             json("id must be a string, a number or null"));
@@ -73,7 +75,7 @@ std::optional<json> handle_one(const CommandRegistry &commands, const json &req)
         if (!pv->is_object() && !pv->is_array())
             return error_object(-32600, "Invalid Request", id,
                                 json("params must be an object or an array"));
-        params = *pv;
+        params = std::move(*pv);
     }
 
     const std::string &method = mv->get_ref<const std::string &>();
@@ -82,7 +84,7 @@ std::optional<json> handle_one(const CommandRegistry &commands, const json &req)
         if (notification) return std::nullopt;
         return error_object(-32601, "Method not found", id, std::nullopt);
     }
-    auto mapped = map_params(*cmd, params);
+    auto mapped = map_params(*cmd, std::move(params));
     if (auto *f = std::get_if<Failure>(&mapped)) {
         if (notification) return std::nullopt;
         return error_object(f->code, f->message, id, f->data);
@@ -111,7 +113,7 @@ std::string error_reply(int code, std::string_view message, const json &id,
     return dump(error_object(code, message, id, data));
 }
 
-std::variant<Params, Failure> map_params(const Command &command, const json &params) {
+std::variant<Params, Failure> map_params(const Command &command, json params) {
     static const std::vector<std::vector<std::string>> kNoParams{{}};
     const auto &sets = command.param_sets.empty() ? kNoParams : command.param_sets;
 
@@ -122,7 +124,7 @@ std::variant<Params, Failure> map_params(const Command &command, const json &par
             bool all = true;
             for (const auto &name : set)
                 all = all && params.contains(name);
-            if (all) return params.is_null() ? Params(json::object()) : Params(params);
+            if (all) return params.is_null() ? Params(json::object()) : Params(std::move(params));
         }
         return invalid_params();
     }
@@ -133,7 +135,7 @@ std::variant<Params, Failure> map_params(const Command &command, const json &par
         if (set.size() != n) continue;
         Params named = json::object();
         for (size_t i = 0; i < n; ++i)
-            named[set[i]] = params[i];
+            named[set[i]] = std::move(params[i]);
         return named;
     }
     // A trailing "params" takes every extra positional value (raise_event E_X a b c).
@@ -146,10 +148,10 @@ std::variant<Params, Failure> map_params(const Command &command, const json &par
         Params named = json::object();
         const size_t fixed = variadic->size() - 1;
         for (size_t i = 0; i < fixed; ++i)
-            named[(*variadic)[i]] = params[i];
+            named[(*variadic)[i]] = std::move(params[i]);
         json rest = json::array();
         for (size_t i = fixed; i < n; ++i)
-            rest.push_back(params[i]);
+            rest.push_back(std::move(params[i]));
         named["params"] = std::move(rest);
         return named;
     }
@@ -169,7 +171,7 @@ std::string handle_body(const CommandRegistry &commands, std::string_view body) 
     }
     if (req.empty()) return error_reply(-32600, "Invalid Request", nullptr, json("empty batch"));
     json out = json::array();
-    for (const auto &r : req)
+    for (auto &r : req)
         if (auto reply = handle_one(commands, r)) out.push_back(std::move(*reply));
     return out.empty() ? std::string() : dump(out);
 }

@@ -24,7 +24,7 @@ std::string error_reply(int code, std::string_view message, const json &id = nul
 
 // Map `params` (absent/null, an object of names, or an array of positional values) onto the
 // command's parameter sets. Returns the named params, or a -32602 Failure.
-std::variant<Params, Failure> map_params(const Command &command, const json &params);
+std::variant<Params, Failure> map_params(const Command &command, json params);
 
 // Compact text that never throws on invalid UTF-8 from a plugin (bad bytes become U+FFFD).
 std::string dump(const json &j);

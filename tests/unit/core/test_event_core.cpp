@@ -203,6 +203,19 @@ TEST_CASE("an expired subscriber receives nothing and is reaped") {
     CHECK(f.core->events()[0].subscribers == 1);
 }
 
+TEST_CASE("probe is true only while the event has a subscriber that has not expired") {
+    Fixture f;
+    const int id = *f.core->publish("E_X");
+    CHECK_FALSE(f.core->probe(id));
+    CHECK_FALSE(f.core->probe(id + 1));
+    REQUIRE(f.core->subscribe("E_X", "rec:short", 1s, false));
+    CHECK(f.core->probe(id));
+    std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+    CHECK_FALSE(f.core->probe(id)); // expired, not reaped yet
+    REQUIRE(f.core->subscribe("E_X", "rec:forever", 0s, false));
+    CHECK(f.core->probe(id));
+}
+
 TEST_CASE("unsubscribe removes the subscriber") {
     Fixture f;
     REQUIRE(f.core->publish("E_X"));
