@@ -152,6 +152,27 @@ Response make_response(const Request &req, http::status status, std::string cont
     return res;
 }
 
+// A response's bytes in one buffer, written with one send: Beast's serializer walks a chain
+// of buffer views per write, which costs more than the reply itself.
+std::string wire_text(const Response &res) {
+    std::string out;
+    out.reserve(160 + res.body().size());
+    out += res.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    out += std::to_string(res.result_int());
+    out += ' ';
+    out += res.reason();
+    out += "\r\n";
+    for (const auto &field : res) {
+        out += field.name_string();
+        out += ": ";
+        out += field.value();
+        out += "\r\n";
+    }
+    out += "\r\n";
+    out += res.body();
+    return out;
+}
+
 std::string path_of(std::string_view target) {
     auto q = target.find('?');
     return std::string(target.substr(0, q));
@@ -311,24 +332,24 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
 
     void too_large() {
-        auto res = std::make_shared<Response>(http::status::ok, 11);
-        res->set(http::field::server, "evid");
-        res->set(http::field::content_type, "application/json");
-        res->keep_alive(false);
-        res->body() = error_reply(-32600, "Invalid Request", nullptr,
-                                  json("request body larger than " +
-                                       std::to_string(state_->app.globals.mi_max_body) + " bytes"));
-        res->prepare_payload();
+        Response res{http::status::ok, 11};
+        res.set(http::field::server, "evid");
+        res.set(http::field::content_type, "application/json");
+        res.keep_alive(false);
+        res.body() = error_reply(-32600, "Invalid Request", nullptr,
+                                 json("request body larger than " +
+                                      std::to_string(state_->app.globals.mi_max_body) + " bytes"));
+        res.prepare_payload();
         write(res, {}, After::Linger);
     }
 
     void reply_and_close(http::status status, std::string text) {
-        auto res = std::make_shared<Response>(status, 11);
-        res->set(http::field::server, "evid");
-        res->set(http::field::content_type, "text/plain");
-        res->keep_alive(false);
-        res->body() = std::move(text);
-        res->prepare_payload();
+        Response res{status, 11};
+        res.set(http::field::server, "evid");
+        res.set(http::field::content_type, "text/plain");
+        res.keep_alive(false);
+        res.body() = std::move(text);
+        res.prepare_payload();
         write(res, {}, After::Linger);
     }
 
@@ -342,19 +363,18 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
             a.response = make_response(req, http::status::ok, "application/json",
                                        error_reply(-32603, "Internal error"));
         }
-        auto res = std::make_shared<Response>(std::move(a.response));
-        write(res, std::move(a.after), res->keep_alive() ? After::Read : After::Close);
+        write(a.response, std::move(a.after), a.response.keep_alive() ? After::Read : After::Close);
     }
 
     // After a reply: read the next request, close, or (when the request was not read to its
     // end) close lingering, so the client reads the reply instead of a reset.
     enum class After { Read, Close, Linger };
 
-    void write(std::shared_ptr<Response> res, std::vector<std::function<void()>> after,
-               After then) {
+    void write(const Response &res, std::vector<std::function<void()>> after, After then) {
+        auto text = std::make_shared<const std::string>(wire_text(res));
         stream_.expires_after(timeout());
-        http::async_write(stream_, *res,
-                          [self = this->shared_from_this(), res, after = std::move(after),
+        asio::async_write(stream_, asio::buffer(*text),
+                          [self = this->shared_from_this(), text, after = std::move(after),
                            then](beast::error_code ec, size_t) {
                               for (const auto &fn : after)
                                   fn();

@@ -191,6 +191,29 @@ class MiHttp(EvidTestCase):
             raw += chunk
         self.assertEqual(answers(raw), [want] * 2)
 
+    def test_replies_are_whole_http_messages_in_the_requests_version(self):
+        e = self.evid(BASE)
+        body = json.dumps({"jsonrpc": "2.0", "method": "raise_event",
+                           "params": {"event": "E_MI_B"}, "id": 7}).encode()
+        reply = b'{"jsonrpc":"2.0","error":{"code":480,"message":"Temporarily Unavailable"},"id":7}'
+        head = b"POST /mi HTTP/%s\r\nHost: evid\r\nContent-Length: %d\r\n"
+        raw = raw_exchange(head % (b"1.1", len(body)) + b"\r\n" + body +
+                           head % (b"1.0", len(body)) + b"\r\n" + body, port=e.mi_port)
+        answer = (b"Server: evid\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: %d\r\n\r\n%s" % (len(reply), reply))
+        self.assertEqual(raw, b"HTTP/1.1 200 OK\r\n" + answer + b"HTTP/1.0 200 OK\r\n" + answer)
+        # HTTP/1.0 with keep-alive asked for: said so in the reply, and the connection stays.
+        s = socket.create_connection(("127.0.0.1", e.mi_port), timeout=5)
+        self.addCleanup(s.close)
+        for _ in range(2):
+            s.sendall(head % (b"1.0", len(body)) + b"Connection: keep-alive\r\n\r\n" + body)
+            got = b""
+            while not got.endswith(reply):
+                got += s.recv(65536)
+            self.assertEqual(got, b"HTTP/1.0 200 OK\r\nServer: evid\r\n"
+                             b"Content-Type: application/json\r\nConnection: keep-alive\r\n"
+                             b"Content-Length: %d\r\n\r\n%s" % (len(reply), reply))
+
     # -- limits and malformed input --
     def test_oversized_body_gets_an_error_reply_and_evid_keeps_serving(self):
         e = self.evid(BASE + "mi_max_body = 2048\n")
