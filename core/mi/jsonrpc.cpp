@@ -45,36 +45,38 @@ json error_object(int code, std::string_view message, const json &id,
     return reply;
 }
 
-json result_object(json result, const json &id) {
-    json reply = json::object();
-    reply["jsonrpc"] = "2.0";
-    reply["result"] = result.is_null() ? json("OK") : std::move(result);
-    reply["id"] = id;
-    return reply;
+// The same text as dumping {"jsonrpc": "2.0", "result": …, "id": …}, without building it.
+std::string result_text(const json &result, const json &id) {
+    std::string out = R"({"jsonrpc":"2.0","result":)";
+    out += result.is_null() ? R"("OK")" : dump(result);
+    out += R"(,"id":)";
+    out += dump(id);
+    out += '}';
+    return out;
 }
 
-// One request object, whose params are moved out; nullopt for a notification (nothing to
-// send back).
-std::optional<json> handle_one(const CommandRegistry &commands, json &req) {
+// One request object, whose params are moved out; its reply's text, or nullopt for a
+// notification (nothing to send back).
+std::optional<std::string> handle_one(const CommandRegistry &commands, json &req) {
     const json null_id = nullptr;
-    if (!req.is_object()) return error_object(-32600, "Invalid Request", null_id, std::nullopt);
+    if (!req.is_object()) return error_reply(-32600, "Invalid Request", null_id, std::nullopt);
     const auto idv = req.find("id");
     const bool notification = idv == req.end();
     json id = notification ? null_id : *idv;
     if (!(id.is_string() || id.is_number() || id.is_null()))
-        return error_object(-32600, "Invalid Request", null_id,
-                            json("id must be a string, a number or null"));
+        return error_reply(-32600, "Invalid Request", null_id,
+                           json("id must be a string, a number or null"));
     auto jv = req.find("jsonrpc");
     if (jv == req.end() || !jv->is_string() || *jv != "2.0")
-        return error_object(-32600, "Invalid Request", id, json("jsonrpc must be \"2.0\""));
+        return error_reply(-32600, "Invalid Request", id, json("jsonrpc must be \"2.0\""));
     auto mv = req.find("method");
     if (mv == req.end() || !mv->is_string())
-        return error_object(-32600, "Invalid Request", id, json("method must be a string"));
+        return error_reply(-32600, "Invalid Request", id, json("method must be a string"));
     json params = nullptr;
     if (auto pv = req.find("params"); pv != req.end()) {
         if (!pv->is_object() && !pv->is_array())
-            return error_object(-32600, "Invalid Request", id,
-                                json("params must be an object or an array"));
+            return error_reply(-32600, "Invalid Request", id,
+                               json("params must be an object or an array"));
         params = std::move(*pv);
     }
 
@@ -82,12 +84,12 @@ std::optional<json> handle_one(const CommandRegistry &commands, json &req) {
     const Command *cmd = commands.find(method);
     if (!cmd) {
         if (notification) return std::nullopt;
-        return error_object(-32601, "Method not found", id, std::nullopt);
+        return error_reply(-32601, "Method not found", id, std::nullopt);
     }
     auto mapped = map_params(*cmd, std::move(params));
     if (auto *f = std::get_if<Failure>(&mapped)) {
         if (notification) return std::nullopt;
-        return error_object(f->code, f->message, id, f->data);
+        return error_reply(f->code, f->message, id, f->data);
     }
     Outcome outcome;
     try {
@@ -98,8 +100,8 @@ std::optional<json> handle_one(const CommandRegistry &commands, json &req) {
     }
     if (notification) return std::nullopt;
     if (auto *f = std::get_if<Failure>(&outcome))
-        return error_object(f->code, f->message, id, f->data);
-    return result_object(std::move(std::get<json>(outcome)), id);
+        return error_reply(f->code, f->message, id, f->data);
+    return result_text(std::get<json>(outcome), id);
 }
 
 } // namespace
@@ -167,13 +169,16 @@ std::string handle_body(const CommandRegistry &commands, std::string_view body) 
     if (req.is_discarded()) return error_reply(-32700, "Parse error");
     if (!req.is_array()) {
         auto reply = handle_one(commands, req);
-        return reply ? dump(*reply) : std::string();
+        return reply ? std::move(*reply) : std::string();
     }
     if (req.empty()) return error_reply(-32600, "Invalid Request", nullptr, json("empty batch"));
-    json out = json::array();
+    std::string out;
     for (auto &r : req)
-        if (auto reply = handle_one(commands, r)) out.push_back(std::move(*reply));
-    return out.empty() ? std::string() : dump(out);
+        if (auto reply = handle_one(commands, r)) {
+            out += out.empty() ? '[' : ',';
+            out += *reply;
+        }
+    return out.empty() ? out : out + ']';
 }
 
 } // namespace evi::mi
