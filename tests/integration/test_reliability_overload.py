@@ -15,6 +15,8 @@ from mi_peer import parse_prometheus
 from reliability_peers import StalledPeer, rss_kib
 
 N = 1000000
+CHUNKS = 4  # N is raised in rounds of CHUNK events, E_BASE and E_LOAD taking turns
+CHUNK = N // CHUNKS
 QUEUE = 200
 
 
@@ -35,8 +37,9 @@ startup_route {
     subscribe_event("E_EVI_SUBSCRIBER_STATUS", "%s");
 }
 route[burst] {
-    $var(i) = 0;
-    while ($var(i) < %d) {
+    $var(i) = $param(from);
+    $var(end) = $param(from) + $param(n);
+    while ($var(i) < $var(end)) {
         $avp(v) := $var(i);
         raise_event($var(name), , $avp(v));
         $var(i) = $var(i) + 1;
@@ -45,14 +48,14 @@ route[burst] {
 event_route[E_GO_BASE] {
     $var(name) = "E_BASE";
     route(burst);
-    xlog("L_NOTICE", "burst E_BASE done\\n");
+    xlog("L_NOTICE", "burst E_BASE $param(from) done\\n");
 }
 event_route[E_GO] {
     $var(name) = "E_LOAD";
     route(burst);
-    xlog("L_NOTICE", "burst E_LOAD done\\n");
+    xlog("L_NOTICE", "burst E_LOAD $param(from) done\\n");
 }
-""" % (QUEUE, port, status_socket, N)
+""" % (QUEUE, port, status_socket)
 
 
 RMQ_HELD = 100  # events the rabbitmq module holds per broker while it is down
@@ -90,13 +93,40 @@ def count_lines(path):
     return n
 
 
+def burst(test, e, name, first, timeout=240):
+    """Raises CHUNK events at `name` (E_BASE or E_LOAD) from script, their values counting up
+    from `first`; returns the seconds it took, MI call included."""
+    go = {"E_BASE": "E_GO_BASE", "E_LOAD": "E_GO"}[name]
+    t0 = time.monotonic()
+    mi_ok(e, "raise_event", {"event": go, "params": {"from": first, "n": CHUNK}})
+    test.assertTrue(e.wait_log("burst %s %d done" % (name, first), timeout=timeout),
+                    "the burst did not finish:\n" + e.log()[-3000:])
+    return time.monotonic() - t0
+
+
+def timed_bursts(test, e, what):
+    """Raises N events at E_BASE (a healthy subscriber only) and N at E_LOAD (the same plus the
+    one in trouble), in CHUNKS rounds that take turns, and asserts that the raiser is not held
+    up by the subscriber in trouble: the fastest E_LOAD round is within 20% of the fastest
+    E_BASE round, plus a tenth of a second. The fastest of several rounds, because a loaded
+    machine only ever adds time: one round of each (as before) failed on a noisy CI machine
+    with 1.27 times the time, where other runs of the same build measured 0.95-1.08."""
+    base, load = [], []
+    for k in range(CHUNKS):
+        first = k * CHUNK
+        if k % 2 == 0:
+            base.append(burst(test, e, "E_BASE", first))
+            load.append(burst(test, e, "E_LOAD", first))
+        else:
+            load.append(burst(test, e, "E_LOAD", first))
+            base.append(burst(test, e, "E_BASE", first))
+    print("\n  %d events in %d rounds: %.2fs without (fastest round %.2fs), %.2fs with %s "
+          "(fastest round %.2fs)" % (N, CHUNKS, sum(base), min(base), sum(load), what, min(load)))
+    test.assertLess(min(load), min(base) * 1.2 + 0.1,
+                    "rounds without: %s, with: %s" % (base, load))
+
+
 class OverloadTest(EvidTestCase):
-    def burst(self, e, go, done, timeout=240):
-        t0 = time.monotonic()
-        mi_ok(e, "raise_event", {"event": go})
-        self.assertTrue(e.wait_log(done, timeout=timeout), "the burst did not finish:\n" +
-                        e.log()[-3000:])
-        return time.monotonic() - t0
 
     def test_a_stalled_subscriber_costs_bounded_memory_and_counted_drops_only(self):
         peer = StalledPeer()
@@ -106,20 +136,15 @@ class OverloadTest(EvidTestCase):
         e = self.evid(config(peer.port, sink.address), start_timeout=30)
         rss0 = rss_kib(e.proc.pid)
 
-        # The raiser's own rate with a healthy subscriber only, then with the stalled one too.
-        t_base = self.burst(e, "E_GO_BASE", "burst E_BASE done")
-        t_load = self.burst(e, "E_GO", "burst E_LOAD done")
+        # The raiser's own rate with a healthy subscriber only, and with the stalled one too:
+        # the stalled peer does not hold it up.
+        timed_bursts(self, e, "a stalled subscriber")
         rss1 = rss_kib(e.proc.pid)
-        print("\n  %d events: %.2fs without, %.2fs with a stalled subscriber; RSS %d -> %d KiB"
-              % (N, t_base, t_load, rss0, rss1))
+        print("  RSS %d -> %d KiB" % (rss0, rss1))
         self.assertTrue(e.alive())
 
         # Memory: bounded by the queue (QUEUE small events), not by the 1,000,000 raised.
         self.assertLess(rss1 - rss0, 64 * 1024, "RSS grew by %d KiB" % (rss1 - rss0))
-
-        # The raiser is not held up by the stalled peer: within 20% of its rate without it (plus
-        # half a second for a loaded CI machine).
-        self.assertLess(t_load, t_base * 1.2 + 0.5)
 
         # Every event was raised.
         self.assertEqual(raised(e, "E_LOAD"), N)
@@ -190,14 +215,11 @@ class BrokerDownOverloadTest(EvidTestCase):
         self.addCleanup(sink.close)
         e = self.evid(rabbitmq_config(port, sink.address), start_timeout=30)
         rss0 = rss_kib(e.proc.pid)
-        t_base = OverloadTest.burst(self, e, "E_GO_BASE", "burst E_BASE done")
-        t_load = OverloadTest.burst(self, e, "E_GO", "burst E_LOAD done")
+        timed_bursts(self, e, "a stopped broker")
         rss1 = rss_kib(e.proc.pid)
-        print("\n  %d events: %.2fs without, %.2fs with a stopped broker; RSS %d -> %d KiB"
-              % (N, t_base, t_load, rss0, rss1))
+        print("  RSS %d -> %d KiB" % (rss0, rss1))
         self.assertTrue(e.alive())
         self.assertLess(rss1 - rss0, 64 * 1024, "RSS grew by %d KiB" % (rss1 - rss0))
-        self.assertLess(t_load, t_base * 1.2 + 0.5)
         self.assertEqual(raised(e, "E_LOAD"), N)
 
         # The healthy subscriber got every event.
