@@ -7,12 +7,12 @@
 #include "mi/observe.hpp"
 #include "runtime.hpp"
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -23,6 +23,7 @@
 #include <future>
 #include <list>
 #include <mutex>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -118,9 +119,20 @@ class SessionBase {
     virtual void close() = 0; // from any thread
 };
 
+// Connections are served by I/O threads of the MI's own, each running an io_context of its own:
+// a connection stays on the thread it was given, so its handlers never run at once (no strand)
+// and a request is read, answered and written without waking another thread.
+struct IoThread {
+    asio::io_context io{1};
+    asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
+    std::thread thread;
+};
+
 struct Server::State : std::enable_shared_from_this<Server::State> {
     explicit State(App &a) : app(a) {}
     App &app;
+    std::vector<std::unique_ptr<IoThread>> io_threads;
+    std::atomic<size_t> next_io{0};
     std::mutex mutex;
     std::vector<std::unique_ptr<tcp::acceptor>> tcp_acceptors;
     std::vector<std::unique_ptr<local::acceptor>> unix_acceptors;
@@ -129,10 +141,18 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
     std::atomic<int64_t> connections{0};
     std::atomic<bool> stopped{false};
 
-    void track(const std::shared_ptr<SessionBase> &s) {
+    asio::io_context &pick_io() {
+        return io_threads[next_io.fetch_add(1, std::memory_order_relaxed) % io_threads.size()]->io;
+    }
+
+    // False once stop() has begun: the connection is then not served (stop() sets `stopped`
+    // before it takes the list, so a connection is either closed by stop() or refused here).
+    bool track(const std::shared_ptr<SessionBase> &s) {
         std::lock_guard lock(mutex);
+        if (stopped) return false;
         sessions.remove_if([](const auto &w) { return w.expired(); });
         sessions.push_back(s);
+        return true;
     }
 };
 
@@ -251,7 +271,11 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
     ~Session() override { state_->connections.fetch_sub(1); }
 
-    void start() { read_header(); }
+    // On the connection's own I/O thread.
+    void start() {
+        asio::post(stream_.get_executor(),
+                   [self = this->shared_from_this()] { self->read_header(); });
+    }
 
     void close() override {
         asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
@@ -390,15 +414,17 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         stream_.close();
     }
 
-    // Discard what the client still sends, for at most a second and kMaxDiscard bytes.
+    // Discard what the client still sends: at most kMaxDiscard bytes, for at most
+    // kLingerTotal, and only while the client keeps sending (a second of silence ends it).
     void linger() {
         beast::error_code ec;
         stream_.socket().shutdown(Protocol::socket::shutdown_send, ec);
-        stream_.expires_after(std::chrono::seconds(1));
+        linger_end_ = std::chrono::steady_clock::now() + kLingerTotal;
         discard();
     }
 
     void discard() {
+        stream_.expires_at(std::min(linger_end_, std::chrono::steady_clock::now() + kLingerIdle));
         stream_.async_read_some(asio::buffer(discard_),
                                 [self = this->shared_from_this()](beast::error_code ec, size_t n) {
                                     self->discarded_ += n;
@@ -409,6 +435,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
 
     static constexpr size_t kMaxDiscard = 4 << 20;
+    static constexpr auto kLingerIdle = std::chrono::seconds(1);
+    static constexpr auto kLingerTotal = std::chrono::seconds(5);
+    std::chrono::steady_clock::time_point linger_end_;
     std::array<char, 16384> discard_{};
     size_t discarded_ = 0;
     Stream stream_;
@@ -433,7 +462,7 @@ template <class Socket> void refuse(Socket socket) {
 template <class Acceptor, class Protocol>
 void accept_loop(Acceptor &acceptor, std::shared_ptr<Server::State> state) {
     acceptor.async_accept(
-        asio::make_strand(state->app.runtime->io()),
+        state->pick_io().get_executor(),
         [&acceptor, state](beast::error_code ec, typename Protocol::socket socket) {
             if (state->stopped || !acceptor.is_open()) return;
             if (!ec) {
@@ -441,7 +470,7 @@ void accept_loop(Acceptor &acceptor, std::shared_ptr<Server::State> state) {
                     refuse(std::move(socket));
                 } else {
                     auto s = std::make_shared<Session<Protocol>>(std::move(socket), state);
-                    state->track(s);
+                    if (!state->track(s)) return;
                     s->start();
                 }
             } else if (ec == asio::error::operation_aborted) {
@@ -471,6 +500,10 @@ Server::Server(App &app) : state_(std::make_shared<State>(app)) {}
 
 Server::~Server() {
     stop();
+    // Destroying the io_contexts destroys what they still hold, and the connections with it
+    // (which hold the state). Not in stop(): an accept completing on a runtime thread may still
+    // pick an io_context until the runtime is stopped, which main() does after stop().
+    state_->io_threads.clear();
 }
 
 Result<void> Server::start() {
@@ -478,6 +511,8 @@ Result<void> Server::start() {
     if (!app.runtime) return make_error("management interface: the runtime is not created yet");
     if (auto r = check_listen(app.globals); !r) return r;
     auto &io = app.runtime->io();
+    for (int i = 0; i < app.runtime->workers(); ++i)
+        state_->io_threads.push_back(std::make_unique<IoThread>());
     for (const auto &entry : listen_entries(app.globals)) {
         auto a = *parse_listen_address(entry);
         const std::string where = "mi_listen \"" + entry + "\": ";
@@ -520,6 +555,10 @@ Result<void> Server::start() {
         }
         LOG_NOTICE("management interface listening on %s", entry.c_str());
     }
+    for (auto &t : state_->io_threads) {
+        t->thread = std::thread([io = &t->io] { io->run(); });
+        pthread_setname_np(t->thread.native_handle(), "evi-mi");
+    }
     return {};
 }
 
@@ -553,6 +592,13 @@ void Server::stop() {
     }
     for (auto &w : sessions)
         if (auto s = w.lock()) s->close();
+    sessions.clear();
+    // The I/O threads run the closes posted above, then stop once nothing is left to do. A
+    // connection whose command is still running is waited for.
+    for (auto &t : state->io_threads)
+        t->work.reset();
+    for (auto &t : state->io_threads)
+        if (t->thread.joinable()) t->thread.join();
     for (const auto &p : state->unix_paths)
         ::unlink(p.c_str());
 }
