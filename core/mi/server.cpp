@@ -271,8 +271,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
     ~Session() override { state_->connections.fetch_sub(1); }
 
-    // On the connection's own I/O thread.
-    void start() {
+    // Reads the first request on the connection's own I/O thread: at once when the caller runs
+    // on it, else posted there.
+    void start(bool on_own_thread) {
+        if (on_own_thread) return read_header();
         asio::post(stream_.get_executor(),
                    [self = this->shared_from_this()] { self->read_header(); });
     }
@@ -461,9 +463,12 @@ template <class Socket> void refuse(Socket socket) {
 
 template <class Acceptor, class Protocol>
 void accept_loop(Acceptor &acceptor, std::shared_ptr<Server::State> state) {
+    // The listeners run on the first I/O thread (see Server::start).
+    asio::io_context &io = state->pick_io();
+    const bool on_own_thread = &io == &state->io_threads.front()->io;
     acceptor.async_accept(
-        state->pick_io().get_executor(),
-        [&acceptor, state](beast::error_code ec, typename Protocol::socket socket) {
+        io.get_executor(),
+        [&acceptor, state, on_own_thread](beast::error_code ec, typename Protocol::socket socket) {
             if (state->stopped || !acceptor.is_open()) return;
             if (!ec) {
                 if (state->connections.load() >= state->app.globals.mi_max_connections) {
@@ -471,14 +476,14 @@ void accept_loop(Acceptor &acceptor, std::shared_ptr<Server::State> state) {
                 } else {
                     auto s = std::make_shared<Session<Protocol>>(std::move(socket), state);
                     if (!state->track(s)) return;
-                    s->start();
+                    s->start(on_own_thread);
                 }
             } else if (ec == asio::error::operation_aborted) {
                 return;
             } else {
                 // Out of descriptors or similar: retry a little later rather than spin.
                 LOG_WARN("management interface: accept failed: %s", ec.message().c_str());
-                auto timer = std::make_shared<asio::steady_timer>(state->app.runtime->io());
+                auto timer = std::make_shared<asio::steady_timer>(acceptor.get_executor());
                 timer->expires_after(std::chrono::milliseconds(100));
                 timer->async_wait([&acceptor, state, timer](beast::error_code) {
                     if (!state->stopped && acceptor.is_open())
@@ -500,19 +505,16 @@ Server::Server(App &app) : state_(std::make_shared<State>(app)) {}
 
 Server::~Server() {
     stop();
-    // Destroying the io_contexts destroys what they still hold, and the connections with it
-    // (which hold the state). Not in stop(): an accept completing on a runtime thread may still
-    // pick an io_context until the runtime is stopped, which main() does after stop().
-    state_->io_threads.clear();
 }
 
 Result<void> Server::start() {
     App &app = state_->app;
     if (!app.runtime) return make_error("management interface: the runtime is not created yet");
     if (auto r = check_listen(app.globals); !r) return r;
-    auto &io = app.runtime->io();
     for (int i = 0; i < app.runtime->workers(); ++i)
         state_->io_threads.push_back(std::make_unique<IoThread>());
+    // The listeners are on the first I/O thread: the connections it is given next start there.
+    auto &io = state_->io_threads.front()->io;
     for (const auto &entry : listen_entries(app.globals)) {
         auto a = *parse_listen_address(entry);
         const std::string where = "mi_listen \"" + entry + "\": ";
@@ -572,12 +574,12 @@ void Server::stop() {
         for (auto &a : state->unix_acceptors)
             a->close(ec);
     };
-    // Acceptors are closed on an io thread (they are not thread-safe); when the runtime no
-    // longer runs, here.
+    // Acceptors are closed on their I/O thread (they are not thread-safe); when it does not run,
+    // here.
     auto done = std::make_shared<std::promise<void>>();
     auto fut = done->get_future();
-    if (state->app.runtime && !state->app.runtime->io().stopped()) {
-        asio::post(state->app.runtime->io(), [close_all, done] {
+    if (!state->io_threads.empty() && state->io_threads.front()->thread.joinable()) {
+        asio::post(state->io_threads.front()->io, [close_all, done] {
             close_all();
             done->set_value();
         });
@@ -599,6 +601,11 @@ void Server::stop() {
         t->work.reset();
     for (auto &t : state->io_threads)
         if (t->thread.joinable()) t->thread.join();
+    // Destroying the io_contexts destroys what they still hold, and the connections with it
+    // (which hold the state). The acceptors go first: they belong to the first one.
+    state->tcp_acceptors.clear();
+    state->unix_acceptors.clear();
+    state->io_threads.clear();
     for (const auto &p : state->unix_paths)
         ::unlink(p.c_str());
 }
