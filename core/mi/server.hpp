@@ -1,5 +1,8 @@
 // The management interface: JSON-RPC 2.0 over HTTP (POST /mi), GET /metrics, GET /health and
-// a status page at GET /, served by Boost.Beast on the runtime's io_context.
+// a status page at GET /, served by Boost.Beast on I/O threads of its own (as many as the
+// runtime's `workers`), each running an io_context of its own with the connections it was
+// given: a request is read, run and answered on one thread, with no strand and no hand-over.
+// The runtime's io_context keeps the timers and posted tasks.
 #pragma once
 
 #include "result.hpp"
@@ -41,11 +44,12 @@ class Server {
     Server(const Server &) = delete;
     Server &operator=(const Server &) = delete;
 
-    // Binds every app.globals.mi_listen entry (default "127.0.0.1:8888") on
-    // app.runtime->io(); errors say which address failed and why. A non-loopback address is
-    // refused unless mi_auth_token is set.
+    // Binds every app.globals.mi_listen entry (default "127.0.0.1:8888") and starts the I/O
+    // threads; errors say which address failed and why. A non-loopback address is refused
+    // unless mi_auth_token is set.
     Result<void> start();
-    // Closes the listeners and every open connection. Idempotent.
+    // Closes the listeners and every open connection, and joins the I/O threads (a command
+    // still running is waited for). Idempotent.
     void stop();
 
     struct State; // internal, shared with the connections
