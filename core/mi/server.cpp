@@ -121,11 +121,27 @@ class SessionBase {
 
 // Connections are served by I/O threads of the MI's own, each running an io_context of its own:
 // a connection stays on the thread it was given, so its handlers never run at once (no strand)
-// and a request is read, answered and written without waking another thread.
+// and a request is read, answered and written without waking another thread. The listeners stay
+// on the runtime's io_context, so that a command that takes long (a name to resolve, a long
+// sync event_route) never holds up accepting; new connections then go to the other threads.
 struct IoThread {
+    // Before `io`: connections destroyed with the io_context still count themselves out.
+    std::atomic<int> connections{0};
+    std::atomic<int64_t> busy_since{0}; // steady_clock ns when its running command began; 0: none
     asio::io_context io{1};
     asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
     std::thread thread;
+
+    static int64_t now_ns() {
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(
+                   std::chrono::steady_clock::now().time_since_epoch())
+            .count();
+    }
+    // Running one command for longer than 100 ms.
+    bool stuck(int64_t now) const {
+        const int64_t since = busy_since.load(std::memory_order_relaxed);
+        return since != 0 && now - since > 100'000'000;
+    }
 };
 
 struct Server::State : std::enable_shared_from_this<Server::State> {
@@ -141,8 +157,19 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
     std::atomic<int64_t> connections{0};
     std::atomic<bool> stopped{false};
 
-    asio::io_context &pick_io() {
-        return io_threads[next_io.fetch_add(1, std::memory_order_relaxed) % io_threads.size()]->io;
+    // For a new connection: the thread with the fewest connections among those not stuck in a
+    // command (among all when every one is); ties go round.
+    IoThread &pick_io() {
+        const int64_t now = IoThread::now_ns();
+        const size_t n = io_threads.size(), first = next_io.fetch_add(1) % n;
+        IoThread *best = nullptr;
+        for (size_t k = 0; k < n; ++k) {
+            IoThread *t = io_threads[(first + k) % n].get();
+            if (!best || (best->stuck(now) && !t->stuck(now)) ||
+                (best->stuck(now) == t->stuck(now) && t->connections < best->connections))
+                best = t;
+        }
+        return *best;
     }
 
     // False once stop() has begun: the connection is then not served (stop() sets `stopped`
@@ -265,16 +292,18 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     using Stream =
         beast::basic_stream<Protocol, asio::any_io_executor, beast::unlimited_rate_policy>;
 
-    Session(typename Protocol::socket socket, std::shared_ptr<Server::State> state)
-        : stream_(std::move(socket)), state_(std::move(state)) {
+    Session(typename Protocol::socket socket, std::shared_ptr<Server::State> state, IoThread &home)
+        : stream_(std::move(socket)), state_(std::move(state)), home_(home) {
         state_->connections.fetch_add(1);
+        home_.connections.fetch_add(1);
     }
-    ~Session() override { state_->connections.fetch_sub(1); }
+    ~Session() override {
+        home_.connections.fetch_sub(1);
+        state_->connections.fetch_sub(1);
+    }
 
-    // Reads the first request on the connection's own I/O thread: at once when the caller runs
-    // on it, else posted there.
-    void start(bool on_own_thread) {
-        if (on_own_thread) return read_header();
+    // Reads the first request on the connection's own I/O thread.
+    void start() {
         asio::post(stream_.get_executor(),
                    [self = this->shared_from_this()] { self->read_header(); });
     }
@@ -382,6 +411,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     void on_request() {
         Request req = parser_->release();
         Answer a;
+        home_.busy_since.store(IoThread::now_ns(), std::memory_order_relaxed);
         try {
             a = answer(state_->app, req);
         } catch (const std::exception &e) {
@@ -389,6 +419,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
             a.response = make_response(req, http::status::ok, "application/json",
                                        error_reply(-32603, "Internal error"));
         }
+        home_.busy_since.store(0, std::memory_order_relaxed);
         write(a.response, std::move(a.after), a.response.keep_alive() ? After::Read : After::Close);
     }
 
@@ -446,6 +477,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
     std::shared_ptr<Server::State> state_;
+    IoThread &home_; // the I/O thread this connection runs on
 };
 
 // Beyond mi_max_connections: a short 503 and close.
@@ -462,37 +494,48 @@ template <class Socket> void refuse(Socket socket) {
 }
 
 template <class Acceptor, class Protocol>
+void accept_loop(Acceptor &acceptor, std::shared_ptr<Server::State> state);
+
+// Takes the connections waiting (the listener is non-blocking), each to the I/O thread that is
+// the freest at that moment. False when accept failed for another reason than an empty queue.
+template <class Acceptor, class Protocol>
+bool accept_waiting(Acceptor &acceptor, const std::shared_ptr<Server::State> &state,
+                    beast::error_code &ec) {
+    for (int i = 0; i < 64; ++i) { // then let the runtime's other handlers have a turn
+        IoThread &home = state->pick_io();
+        typename Protocol::socket socket = acceptor.accept(home.io, ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again) {
+            ec = {};
+            return true;
+        }
+        if (ec == asio::error::connection_aborted) continue; // the client gave up meanwhile
+        if (ec) return false;
+        if (state->connections.load() >= state->app.globals.mi_max_connections) {
+            refuse(std::move(socket));
+            continue;
+        }
+        auto s = std::make_shared<Session<Protocol>>(std::move(socket), state, home);
+        if (!state->track(s)) return true; // stopping
+        s->start();
+    }
+    return true;
+}
+
+template <class Acceptor, class Protocol>
 void accept_loop(Acceptor &acceptor, std::shared_ptr<Server::State> state) {
-    // The listeners run on the first I/O thread (see Server::start).
-    asio::io_context &io = state->pick_io();
-    const bool on_own_thread = &io == &state->io_threads.front()->io;
-    acceptor.async_accept(
-        io.get_executor(),
-        [&acceptor, state, on_own_thread](beast::error_code ec, typename Protocol::socket socket) {
-            if (state->stopped || !acceptor.is_open()) return;
-            if (!ec) {
-                if (state->connections.load() >= state->app.globals.mi_max_connections) {
-                    refuse(std::move(socket));
-                } else {
-                    auto s = std::make_shared<Session<Protocol>>(std::move(socket), state);
-                    if (!state->track(s)) return;
-                    s->start(on_own_thread);
-                }
-            } else if (ec == asio::error::operation_aborted) {
-                return;
-            } else {
-                // Out of descriptors or similar: retry a little later rather than spin.
-                LOG_WARN("management interface: accept failed: %s", ec.message().c_str());
-                auto timer = std::make_shared<asio::steady_timer>(acceptor.get_executor());
-                timer->expires_after(std::chrono::milliseconds(100));
-                timer->async_wait([&acceptor, state, timer](beast::error_code) {
-                    if (!state->stopped && acceptor.is_open())
-                        accept_loop<Acceptor, Protocol>(acceptor, state);
-                });
-                return;
-            }
-            accept_loop<Acceptor, Protocol>(acceptor, state);
+    acceptor.async_wait(Acceptor::wait_read, [&acceptor, state](beast::error_code ec) {
+        if (state->stopped || !acceptor.is_open() || ec == asio::error::operation_aborted) return;
+        if (!ec && accept_waiting<Acceptor, Protocol>(acceptor, state, ec))
+            return accept_loop<Acceptor, Protocol>(acceptor, state);
+        // Out of descriptors or similar: retry a little later rather than spin.
+        LOG_WARN("management interface: accept failed: %s", ec.message().c_str());
+        auto timer = std::make_shared<asio::steady_timer>(acceptor.get_executor());
+        timer->expires_after(std::chrono::milliseconds(100));
+        timer->async_wait([&acceptor, state, timer](beast::error_code) {
+            if (!state->stopped && acceptor.is_open())
+                accept_loop<Acceptor, Protocol>(acceptor, state);
         });
+    });
 }
 
 std::string why(const beast::error_code &ec) {
@@ -505,6 +548,10 @@ Server::Server(App &app) : state_(std::make_shared<State>(app)) {}
 
 Server::~Server() {
     stop();
+    // Destroying the io_contexts destroys what they still hold, and the connections with it
+    // (which hold the state). Not in stop(): an accept completing on a runtime thread may still
+    // pick an I/O thread until the runtime is stopped, which main() does after stop().
+    state_->io_threads.clear();
 }
 
 Result<void> Server::start() {
@@ -513,8 +560,7 @@ Result<void> Server::start() {
     if (auto r = check_listen(app.globals); !r) return r;
     for (int i = 0; i < app.runtime->workers(); ++i)
         state_->io_threads.push_back(std::make_unique<IoThread>());
-    // The listeners are on the first I/O thread: the connections it is given next start there.
-    auto &io = state_->io_threads.front()->io;
+    auto &io = app.runtime->io();
     for (const auto &entry : listen_entries(app.globals)) {
         auto a = *parse_listen_address(entry);
         const std::string where = "mi_listen \"" + entry + "\": ";
@@ -538,6 +584,7 @@ Result<void> Server::start() {
             if (::chmod(a.path.c_str(), 0600) != 0)
                 return make_error(where + "cannot chmod 0600: " + std::strerror(errno));
             acc->listen(asio::socket_base::max_listen_connections, ec);
+            if (!ec) acc->non_blocking(true, ec);
             if (ec) return make_error(where + "cannot listen: " + why(ec));
             state_->unix_paths.push_back(a.path);
             accept_loop<local::acceptor, local>(*acc, state_);
@@ -551,6 +598,7 @@ Result<void> Server::start() {
             if (!ec) acc->bind(ep, ec);
             if (ec) return make_error(where + "cannot bind: " + why(ec));
             acc->listen(asio::socket_base::max_listen_connections, ec);
+            if (!ec) acc->non_blocking(true, ec);
             if (ec) return make_error(where + "cannot listen: " + why(ec));
             accept_loop<tcp::acceptor, tcp>(*acc, state_);
             state_->tcp_acceptors.push_back(std::move(acc));
@@ -574,12 +622,12 @@ void Server::stop() {
         for (auto &a : state->unix_acceptors)
             a->close(ec);
     };
-    // Acceptors are closed on their I/O thread (they are not thread-safe); when it does not run,
-    // here.
+    // Acceptors are closed on an io thread (they are not thread-safe); when the runtime no
+    // longer runs, here.
     auto done = std::make_shared<std::promise<void>>();
     auto fut = done->get_future();
-    if (!state->io_threads.empty() && state->io_threads.front()->thread.joinable()) {
-        asio::post(state->io_threads.front()->io, [close_all, done] {
+    if (state->app.runtime && !state->app.runtime->io().stopped()) {
+        asio::post(state->app.runtime->io(), [close_all, done] {
             close_all();
             done->set_value();
         });
@@ -601,11 +649,6 @@ void Server::stop() {
         t->work.reset();
     for (auto &t : state->io_threads)
         if (t->thread.joinable()) t->thread.join();
-    // Destroying the io_contexts destroys what they still hold, and the connections with it
-    // (which hold the state). The acceptors go first: they belong to the first one.
-    state->tcp_acceptors.clear();
-    state->unix_acceptors.clear();
-    state->io_threads.clear();
     for (const auto &p : state->unix_paths)
         ::unlink(p.c_str());
 }

@@ -217,6 +217,45 @@ class MiHttp(EvidTestCase):
                              b"Content-Type: application/json\r\nConnection: keep-alive\r\n"
                              b"Content-Length: %d\r\n\r\n%s" % (len(reply), reply))
 
+    # -- a command that takes long --
+    def test_a_command_that_takes_long_holds_up_only_its_own_connection(self):
+        # A sync event_route that counts to n runs inside raise_event, on the MI thread that
+        # took the call. Meanwhile new connections are accepted and answered by the others.
+        e = self.evid('workers = 2\nmax_while_loops = 1000000000\n'
+                      'loadmodule "event_route.so"\n'
+                      'event_route[E_SLOW, sync] {\n'
+                      '    xlog("L_NOTICE", "slow route $param(tag) begins\\n");\n'
+                      '    $var(i) = 0;\n'
+                      '    while ($var(i) < $param(n)) { $var(i) = $var(i) + 1; }\n'
+                      '    xlog("L_NOTICE", "slow route $param(tag) ends\\n");\n'
+                      '}\n')
+
+        def slow(n, tag):
+            return e.mi("raise_event", {"event": "E_SLOW", "params": {"n": n, "tag": tag}})
+
+        # How long this machine (and this build) takes per iteration; then about 3 s of it.
+        t0 = time.monotonic()
+        self.assertIn("result", slow(200000, "probe"))
+        n = max(200000, int(200000 * 3.0 / max(time.monotonic() - t0, 1e-3)))
+
+        import threading
+        reply = {}
+        t = threading.Thread(target=lambda: reply.update(slow(n, "long")))
+        t.start()
+        self.addCleanup(t.join, 120)
+        self.assertTrue(e.wait_log("slow route long begins", timeout=10), e.log()[-2000:])
+        for i in range(5):
+            # A connection of its own for each call, and each answered while the route runs.
+            status, _, body = split_response(
+                raw_exchange(post_mi_request(EVENTS_LIST), port=e.mi_port, timeout=10))
+            self.assertEqual(status, 200)
+            self.assertIn("E_SLOW", json.dumps(json.loads(body)["result"]))
+            self.assertNotIn("slow route long ends", e.log(),
+                             "call %d waited for the long command (n=%d)" % (i, n))
+        t.join(120)
+        self.assertEqual(reply.get("result"), "OK", reply)
+        self.assert_serving(e)
+
     # -- limits and malformed input --
     def test_oversized_body_gets_an_error_reply_and_evid_keeps_serving(self):
         e = self.evid(BASE + "mi_max_body = 2048\n")
