@@ -43,7 +43,7 @@ log_level = 4
 delivery_retries = %d
 loadmodule "event_xmlrpc.so"
 loadmodule "event_datagram.so"
-modparam("event_xmlrpc", "timeout", 300)
+modparam("event_xmlrpc", "timeout", 2000)
 startup_route {
     subscribe_event("E_S", "xmlrpc:%s:%d:ev");
     subscribe_event("E_EVI_SUBSCRIBER_STATUS", "%s");
