@@ -9,6 +9,7 @@ import socket
 import stat
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -238,7 +239,6 @@ class MiHttp(EvidTestCase):
         self.assertIn("result", slow(200000, "probe"))
         n = max(200000, int(200000 * 3.0 / max(time.monotonic() - t0, 1e-3)))
 
-        import threading
         reply = {}
         t = threading.Thread(target=lambda: reply.update(slow(n, "long")))
         t.start()

@@ -127,7 +127,6 @@ def timed_bursts(test, e, what):
 
 
 class OverloadTest(EvidTestCase):
-
     def test_a_stalled_subscriber_costs_bounded_memory_and_counted_drops_only(self):
         peer = StalledPeer()
         self.addCleanup(peer.close)
