@@ -157,17 +157,24 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
     std::atomic<int64_t> connections{0};
     std::atomic<bool> stopped{false};
 
-    // For a new connection: the thread with the fewest connections among those not stuck in a
-    // command (among all when every one is); ties go round.
-    IoThread &pick_io() {
+    // For a new connection: a thread not in a command before one that is, one in a command for
+    // less than 100 ms before one stuck in it; then the fewest connections; ties go to
+    // `prefer`, else round.
+    IoThread &pick_io(IoThread *prefer = nullptr) {
         const int64_t now = IoThread::now_ns();
+        auto rank = [now](const IoThread *t) {
+            int state = 0;
+            if (t->stuck(now))
+                state = 2;
+            else if (t->busy_since.load(std::memory_order_relaxed) != 0)
+                state = 1;
+            return std::pair(state, t->connections.load(std::memory_order_relaxed));
+        };
         const size_t n = io_threads.size(), first = next_io.fetch_add(1) % n;
-        IoThread *best = nullptr;
+        IoThread *best = prefer;
         for (size_t k = 0; k < n; ++k) {
             IoThread *t = io_threads[(first + k) % n].get();
-            if (!best || (best->stuck(now) && !t->stuck(now)) ||
-                (best->stuck(now) == t->stuck(now) && t->connections < best->connections))
-                best = t;
+            if (!best || rank(t) < rank(best)) best = t;
         }
         return *best;
     }
@@ -493,49 +500,54 @@ template <class Socket> void refuse(Socket socket) {
     });
 }
 
-template <class Acceptor, class Protocol>
-void accept_loop(Acceptor &acceptor, std::shared_ptr<Server::State> state);
-
-// Takes the connections waiting (the listener is non-blocking), each to the I/O thread that is
-// the freest at that moment. False when accept failed for another reason than an empty queue.
-template <class Acceptor, class Protocol>
-bool accept_waiting(Acceptor &acceptor, const std::shared_ptr<Server::State> &state,
-                    beast::error_code &ec) {
-    for (int i = 0; i < 64; ++i) { // then let the runtime's other handlers have a turn
-        IoThread &home = state->pick_io();
-        typename Protocol::socket socket = acceptor.accept(home.io, ec);
-        if (ec == asio::error::would_block || ec == asio::error::try_again) {
-            ec = {};
-            return true;
-        }
-        if (ec == asio::error::connection_aborted) continue; // the client gave up meanwhile
-        if (ec) return false;
-        if (state->connections.load() >= state->app.globals.mi_max_connections) {
-            refuse(std::move(socket));
-            continue;
-        }
-        auto s = std::make_shared<Session<Protocol>>(std::move(socket), state, home);
-        if (!state->track(s)) return true; // stopping
-        s->start();
-    }
-    return true;
+// A connection accepted onto one I/O thread that should run on `to`: its descriptor moves over.
+template <class Protocol>
+typename Protocol::socket move_to(typename Protocol::socket socket, IoThread &to) {
+    beast::error_code ec;
+    const auto protocol = socket.local_endpoint(ec).protocol();
+    if (ec) return socket;
+    const auto fd = socket.release(ec);
+    if (ec) return socket;
+    typename Protocol::socket moved(to.io.get_executor());
+    moved.assign(protocol, fd, ec);
+    if (ec) ::close(fd);
+    return moved;
 }
 
 template <class Acceptor, class Protocol>
 void accept_loop(Acceptor &acceptor, std::shared_ptr<Server::State> state) {
-    acceptor.async_wait(Acceptor::wait_read, [&acceptor, state](beast::error_code ec) {
-        if (state->stopped || !acceptor.is_open() || ec == asio::error::operation_aborted) return;
-        if (!ec && accept_waiting<Acceptor, Protocol>(acceptor, state, ec))
-            return accept_loop<Acceptor, Protocol>(acceptor, state);
-        // Out of descriptors or similar: retry a little later rather than spin.
-        LOG_WARN("management interface: accept failed: %s", ec.message().c_str());
-        auto timer = std::make_shared<asio::steady_timer>(acceptor.get_executor());
-        timer->expires_after(std::chrono::milliseconds(100));
-        timer->async_wait([&acceptor, state, timer](beast::error_code) {
-            if (!state->stopped && acceptor.is_open())
-                accept_loop<Acceptor, Protocol>(acceptor, state);
+    // The thread is picked when the accept is armed, and again when it completes: a thread that
+    // got stuck in a command, or busier, meanwhile gets the connection moved away from it.
+    IoThread &armed = state->pick_io();
+    acceptor.async_accept(
+        armed.io.get_executor(),
+        [&acceptor, state, &armed](beast::error_code ec, typename Protocol::socket socket) {
+            if (state->stopped || !acceptor.is_open()) return;
+            if (!ec) {
+                if (state->connections.load() >= state->app.globals.mi_max_connections) {
+                    refuse(std::move(socket));
+                } else {
+                    IoThread &home = state->pick_io(&armed);
+                    if (&home != &armed) socket = move_to<Protocol>(std::move(socket), home);
+                    auto s = std::make_shared<Session<Protocol>>(std::move(socket), state, home);
+                    if (!state->track(s)) return;
+                    s->start();
+                }
+            } else if (ec == asio::error::operation_aborted) {
+                return;
+            } else {
+                // Out of descriptors or similar: retry a little later rather than spin.
+                LOG_WARN("management interface: accept failed: %s", ec.message().c_str());
+                auto timer = std::make_shared<asio::steady_timer>(acceptor.get_executor());
+                timer->expires_after(std::chrono::milliseconds(100));
+                timer->async_wait([&acceptor, state, timer](beast::error_code) {
+                    if (!state->stopped && acceptor.is_open())
+                        accept_loop<Acceptor, Protocol>(acceptor, state);
+                });
+                return;
+            }
+            accept_loop<Acceptor, Protocol>(acceptor, state);
         });
-    });
 }
 
 std::string why(const beast::error_code &ec) {
@@ -584,7 +596,6 @@ Result<void> Server::start() {
             if (::chmod(a.path.c_str(), 0600) != 0)
                 return make_error(where + "cannot chmod 0600: " + std::strerror(errno));
             acc->listen(asio::socket_base::max_listen_connections, ec);
-            if (!ec) acc->non_blocking(true, ec);
             if (ec) return make_error(where + "cannot listen: " + why(ec));
             state_->unix_paths.push_back(a.path);
             accept_loop<local::acceptor, local>(*acc, state_);
@@ -598,7 +609,6 @@ Result<void> Server::start() {
             if (!ec) acc->bind(ep, ec);
             if (ec) return make_error(where + "cannot bind: " + why(ec));
             acc->listen(asio::socket_base::max_listen_connections, ec);
-            if (!ec) acc->non_blocking(true, ec);
             if (ec) return make_error(where + "cannot listen: " + why(ec));
             accept_loop<tcp::acceptor, tcp>(*acc, state_);
             state_->tcp_acceptors.push_back(std::move(acc));
