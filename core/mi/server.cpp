@@ -500,18 +500,19 @@ template <class Socket> void refuse(Socket socket) {
     });
 }
 
-// A connection accepted onto one I/O thread that should run on `to`: its descriptor moves over.
-template <class Protocol>
-typename Protocol::socket move_to(typename Protocol::socket socket, IoThread &to) {
+// Moves an accepted connection's descriptor over to the I/O thread `to`. False, and the socket
+// left where it was, when it cannot be released.
+template <class Protocol> bool move_to(typename Protocol::socket &socket, IoThread &to) {
     beast::error_code ec;
     const auto protocol = socket.local_endpoint(ec).protocol();
-    if (ec) return socket;
+    if (ec) return false;
     const auto fd = socket.release(ec);
-    if (ec) return socket;
+    if (ec) return false;
     typename Protocol::socket moved(to.io.get_executor());
     moved.assign(protocol, fd, ec);
-    if (ec) ::close(fd);
-    return moved;
+    if (ec) ::close(fd); // the connection is lost; the session ends at its first read
+    socket = std::move(moved);
+    return true;
 }
 
 template <class Acceptor, class Protocol>
@@ -527,9 +528,9 @@ void accept_loop(Acceptor &acceptor, std::shared_ptr<Server::State> state) {
                 if (state->connections.load() >= state->app.globals.mi_max_connections) {
                     refuse(std::move(socket));
                 } else {
-                    IoThread &home = state->pick_io(&armed);
-                    if (&home != &armed) socket = move_to<Protocol>(std::move(socket), home);
-                    auto s = std::make_shared<Session<Protocol>>(std::move(socket), state, home);
+                    IoThread *home = &state->pick_io(&armed);
+                    if (home != &armed && !move_to<Protocol>(socket, *home)) home = &armed;
+                    auto s = std::make_shared<Session<Protocol>>(std::move(socket), state, *home);
                     if (!state->track(s)) return;
                     s->start();
                 }
