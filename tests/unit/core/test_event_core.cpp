@@ -379,9 +379,10 @@ TEST_CASE("a queue that overflows counts exactly what it dropped") {
 TEST_CASE("a failing delivery is retried, counted, and reported down then up") {
     CoreOptions o;
     o.delivery_retries = 2;
-    Fixture f(o);
+    // Before the fixture: a delivery worker may still report while ~Fixture shuts the core down.
     std::vector<std::string> status;
     std::mutex sm;
+    Fixture f(o);
     f.core->on_subscriber_status = [&](const std::string &ev, const std::string &sock, bool up,
                                        const std::string &) {
         std::lock_guard lock(sm);
