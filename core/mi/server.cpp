@@ -560,11 +560,11 @@ std::string why(const beast::error_code &ec) {
 Server::Server(App &app) : state_(std::make_shared<State>(app)) {}
 
 Server::~Server() {
+    // The io_contexts go with the state, once nothing holds it: an accept still pending on the
+    // runtime's io_context (destroyed after this) holds it, and its socket needs its MI
+    // io_context alive until then. stop() left them without work, so nothing in them holds the
+    // state in turn.
     stop();
-    // Destroying the io_contexts destroys what they still hold, and the connections with it
-    // (which hold the state). Not in stop(): an accept completing on a runtime thread may still
-    // pick an I/O thread until the runtime is stopped, which main() does after stop().
-    state_->io_threads.clear();
 }
 
 Result<void> Server::start() {
