@@ -5,18 +5,21 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 
 #include <exception>
 
 namespace evi {
 
+// Each timer has a strand of its own as its executor: its handler re-arms it on one runtime
+// thread while stop() cancels it, posted to the same strand, never on another at once.
 struct Runtime::Timer {
     boost::asio::steady_timer timer;
     std::chrono::milliseconds interval;
     std::function<void()> fn;
-    bool stopped = false;
+    bool stopped = false; // on the strand only
     Timer(boost::asio::io_context &io, std::chrono::milliseconds i, std::function<void()> f)
-        : timer(io), interval(i), fn(std::move(f)) {}
+        : timer(boost::asio::make_strand(io)), interval(i), fn(std::move(f)) {}
 };
 
 Runtime::Runtime(int workers)
@@ -28,7 +31,10 @@ Runtime::~Runtime() {
 
 void Runtime::every(std::chrono::milliseconds interval, std::function<void()> fn) {
     auto t = std::make_shared<Timer>(io_, interval, std::move(fn));
-    timers_.push_back(t);
+    {
+        std::lock_guard lock(timers_mutex_); // a module may add one from any thread
+        timers_.push_back(t);
+    }
     struct Arm {
         static void go(std::shared_ptr<Timer> t) {
             t->timer.expires_after(t->interval);
@@ -67,8 +73,13 @@ void Runtime::start() {
 }
 
 void Runtime::stop() {
-    for (auto &t : timers_) {
-        boost::asio::post(io_, [t] {
+    std::vector<std::shared_ptr<Timer>> timers;
+    {
+        std::lock_guard lock(timers_mutex_);
+        timers.swap(timers_);
+    }
+    for (auto &t : timers) {
+        boost::asio::post(t->timer.get_executor(), [t] {
             t->stopped = true;
             t->timer.cancel();
         });
@@ -77,7 +88,6 @@ void Runtime::stop() {
     for (auto &th : threads_)
         if (th.joinable()) th.join();
     threads_.clear();
-    timers_.clear();
 }
 
 } // namespace evi

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -35,6 +36,7 @@ class Runtime {
     struct Timer;
     boost::asio::io_context io_;
     int workers_;
+    std::mutex timers_mutex_;
     std::vector<std::shared_ptr<Timer>> timers_;
     std::vector<std::thread> threads_;
     bool started_ = false;

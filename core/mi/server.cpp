@@ -13,12 +13,14 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
 #include <array>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 #include <future>
 #include <list>
@@ -150,12 +152,19 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
     std::vector<std::unique_ptr<IoThread>> io_threads;
     std::atomic<size_t> next_io{0};
     std::mutex mutex;
+    // Each acceptor has a strand of the runtime's io_context of its own, as its executor: its
+    // accept handler, the re-arm, the retry timer and stop()'s close all run on that strand,
+    // since the runtime's io_context is run by `workers` threads and an acceptor is not
+    // thread-safe. An accepted socket belongs to an MI I/O thread from the start.
     std::vector<std::unique_ptr<tcp::acceptor>> tcp_acceptors;
     std::vector<std::unique_ptr<local::acceptor>> unix_acceptors;
     std::vector<std::string> unix_paths;
     std::list<std::weak_ptr<SessionBase>> sessions;
     std::atomic<int64_t> connections{0};
     std::atomic<bool> stopped{false};
+    // Fault injection for tests (EVI_TEST_ACCEPT_PAUSE_US): the accept handler pauses this long
+    // before re-arming, so that a close racing with the re-arm shows without luck.
+    std::chrono::microseconds accept_pause{0};
 
     // For a new connection: a thread not in a command before one that is, one in a command for
     // less than 100 ms before one stuck in it; then the fewest connections; ties go to
@@ -517,7 +526,8 @@ template <class Protocol> bool move_to(typename Protocol::socket &socket, IoThre
 
 template <class Acceptor, class Protocol>
 void accept_loop(Acceptor &acceptor, std::shared_ptr<Server::State> state) {
-    // The thread is picked when the accept is armed, and again when it completes: a thread that
+    // Runs on the acceptor's strand (its handler too: the acceptor's executor). The thread is
+    // picked when the accept is armed, and again when it completes: a thread that
     // got stuck in a command, or busier, meanwhile gets the connection moved away from it.
     IoThread &armed = state->pick_io();
     acceptor.async_accept(
@@ -547,6 +557,7 @@ void accept_loop(Acceptor &acceptor, std::shared_ptr<Server::State> state) {
                 });
                 return;
             }
+            if (state->accept_pause.count() > 0) std::this_thread::sleep_for(state->accept_pause);
             accept_loop<Acceptor, Protocol>(acceptor, state);
         });
 }
@@ -571,6 +582,8 @@ Result<void> Server::start() {
     App &app = state_->app;
     if (!app.runtime) return make_error("management interface: the runtime is not created yet");
     if (auto r = check_listen(app.globals); !r) return r;
+    if (const char *pause = std::getenv("EVI_TEST_ACCEPT_PAUSE_US"))
+        state_->accept_pause = std::chrono::microseconds(std::strtoll(pause, nullptr, 10));
     for (int i = 0; i < app.runtime->workers(); ++i)
         state_->io_threads.push_back(std::make_unique<IoThread>());
     auto &io = app.runtime->io();
@@ -589,7 +602,7 @@ Result<void> Server::start() {
                 if (!pec) return make_error(where + "another process is listening on " + a.path);
                 ::unlink(a.path.c_str()); // left over from an earlier run
             }
-            auto acc = std::make_unique<local::acceptor>(io);
+            auto acc = std::make_unique<local::acceptor>(asio::make_strand(io));
             acc->open(local(), ec);
             if (!ec) acc->bind(local::endpoint(a.path), ec);
             if (ec) return make_error(where + "cannot bind: " + why(ec));
@@ -603,7 +616,7 @@ Result<void> Server::start() {
             state_->unix_acceptors.push_back(std::move(acc));
         } else {
             tcp::endpoint ep(asio::ip::make_address(a.host), a.port);
-            auto acc = std::make_unique<tcp::acceptor>(io);
+            auto acc = std::make_unique<tcp::acceptor>(asio::make_strand(io));
             acc->open(ep.protocol(), ec);
             if (!ec) acc->set_option(asio::socket_base::reuse_address(true), ec);
             if (!ec && ep.address().is_v6()) acc->set_option(asio::ip::v6_only(true), ec);
@@ -626,25 +639,39 @@ Result<void> Server::start() {
 void Server::stop() {
     if (state_->stopped.exchange(true)) return;
     auto state = state_;
-    auto close_all = [state] {
+    // Each acceptor is closed on its own strand, where its accept handler runs and re-arms: a
+    // close from any other thread races with that re-arm. When the runtime no longer runs,
+    // nothing else touches the acceptors and they are closed here. Should its threads stay busy
+    // past the bound, the acceptors are left open: `stopped` keeps them from accepting, and
+    // they close with the state, after the runtime has joined its threads.
+    if (state->app.runtime && !state->app.runtime->io().stopped()) {
+        std::vector<std::future<void>> closed;
+        auto close_on_strand = [&closed](auto &acceptor) {
+            auto done = std::make_shared<std::promise<void>>();
+            closed.push_back(done->get_future());
+            asio::post(acceptor->get_executor(), [a = acceptor.get(), done] {
+                beast::error_code ec;
+                a->close(ec);
+                done->set_value();
+            });
+        };
+        for (auto &a : state->tcp_acceptors)
+            close_on_strand(a);
+        for (auto &a : state->unix_acceptors)
+            close_on_strand(a);
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        for (auto &f : closed)
+            if (f.wait_until(until) != std::future_status::ready) {
+                LOG_WARN("management interface: the runtime's threads stayed busy; its "
+                         "listeners close when they are free");
+                break;
+            }
+    } else {
         beast::error_code ec;
         for (auto &a : state->tcp_acceptors)
             a->close(ec);
         for (auto &a : state->unix_acceptors)
             a->close(ec);
-    };
-    // Acceptors are closed on an io thread (they are not thread-safe); when the runtime no
-    // longer runs, here.
-    auto done = std::make_shared<std::promise<void>>();
-    auto fut = done->get_future();
-    if (state->app.runtime && !state->app.runtime->io().stopped()) {
-        asio::post(state->app.runtime->io(), [close_all, done] {
-            close_all();
-            done->set_value();
-        });
-        if (fut.wait_for(std::chrono::seconds(2)) != std::future_status::ready) close_all();
-    } else {
-        close_all();
     }
     std::list<std::weak_ptr<SessionBase>> sessions;
     {
