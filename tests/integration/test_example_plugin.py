@@ -56,6 +56,12 @@ class ExamplePluginOutOfTree(unittest.TestCase):
                     all(c in "0123456789abcdef" for c in s)]
         self.assertEqual(exported, ["evi_module_descriptor"])
 
+    def test_the_installed_pc_file_names_the_headers_abi_version(self):
+        env = dict(os.environ, PKG_CONFIG_PATH=self.pc_dir)
+        got = ["%s" % run(["pkg-config", "--variable=abi_" + part, "evi-plugin"],
+                          env=env).stdout.strip() for part in ("major", "minor")]
+        self.assertEqual(".".join(got), evitest.plugin_abi())
+
     def test_the_installed_evid_loads_it_and_it_delivers(self):
         out = os.path.join(self.tmp, "events.jsonl")
         cfg = ('mpath = "%s"\nloadmodule "event_example.so"\n'
