@@ -544,7 +544,7 @@ void EventCore::outcome(Subscriber &s, int status, int64_t micros) {
         on_threshold("delivery", micros, "event " + s.entry().name + " to " + s.socket().text());
 }
 
-void EventCore::report(uint64_t token, int status) {
+void EventCore::report(uint64_t token, int status, std::string_view module) {
     State::Pending p;
     {
         std::lock_guard lock(state_->pending_mutex);
@@ -553,7 +553,9 @@ void EventCore::report(uint64_t token, int status) {
             // After shutdown the tokens are forgotten: modules failing what they still held
             // (already counted as undelivered) are expected, not worth a line each.
             if (!state_->stopped.load())
-                LOG_WARN("a module reported an outcome for unknown delivery token %llu",
+                LOG_WARN("module %.*s reported an outcome for unknown delivery token %llu",
+                         static_cast<int>(module.empty() ? 9 : module.size()),
+                         module.empty() ? "(unnamed)" : module.data(),
                          static_cast<unsigned long long>(token));
             return;
         }

@@ -88,8 +88,8 @@ class EventCore {
     // Deliver an event through one socket now and wait for its real outcome (EVI_OK or
     // EVI_ERR); used by event_virtual through the host table.
     int deliver_now(Socket &socket, const evi_event_t &ev);
-    // Async transports report outcomes here.
-    void report(uint64_t token, int status);
+    // Async transports report outcomes here; `module` names the reporter in warnings.
+    void report(uint64_t token, int status, std::string_view module = {});
 
     // Stop accepting raises, drain queues until `deadline` (steady_clock, the clock of the
     // modules' drain() deadline), then stop workers. Returns the number of queued events that

@@ -1,5 +1,6 @@
 #include "evi/transport.hpp"
 
+#include <cstddef>
 #include <vector>
 
 namespace evi {
@@ -17,10 +18,27 @@ bool Socket::matches(const Socket &other) const {
     return text_ == other.text_;
 }
 
+std::string contradictory_flags(unsigned flags) {
+    if ((flags & EVI_TF_BLOCKING) && (flags & EVI_TF_ASYNC))
+        return "EVI_TF_BLOCKING and EVI_TF_ASYNC together: a transport is inline, blocking "
+               "(the host calls raise() from a delivery worker) or asynchronous (raise() "
+               "returns EVI_PENDING and the plugin reports later), never both";
+    return "";
+}
+
 Result<void> TransportRegistry::add(const evi_transport_t *ops, std::string_view module) {
     if (!ops || !ops->proto || !*ops->proto || !ops->parse || !ops->raise)
         return make_error("module '" + std::string(module) +
                           "' exports a transport without proto, parse or raise");
+    constexpr size_t kV1Size = offsetof(evi_transport_t, free) + sizeof(ops->free);
+    if (ops->size < kV1Size)
+        return make_error("module '" + std::string(module) + "': transport '" + ops->proto +
+                          "' declares size " + std::to_string(ops->size) +
+                          ", shorter than the ABI 1.0 evi_transport_t (" +
+                          std::to_string(kV1Size) + " bytes): set size = sizeof(evi_transport_t)");
+    if (auto why = contradictory_flags(ops->flags); !why.empty())
+        return make_error("module '" + std::string(module) + "': transport '" + ops->proto +
+                          "' flags: " + why);
     std::lock_guard lock(mutex_);
     auto it = transports_.find(ops->proto);
     if (it != transports_.end())
@@ -73,6 +91,11 @@ Result<std::shared_ptr<Socket>> TransportRegistry::open(std::string_view text, b
         return make_error(
             "bad socket '" + std::string(text) +
             "': " + (err[0] ? std::string(err) : std::string("refused by module ") + t->module));
+    }
+    if (auto why = contradictory_flags(flags); !why.empty()) {
+        if (t->ops->free) t->ops->free(handle);
+        return make_error("bad socket '" + std::string(text) + "': module " + t->module +
+                          "'s parse() set " + why);
     }
     std::string printed;
     if (t->ops->print) {

@@ -44,6 +44,9 @@ class Socket {
     std::string text_;
 };
 
+// Why a transport's flags cannot be honoured ("" when they can).
+std::string contradictory_flags(unsigned flags);
+
 class TransportRegistry {
   public:
     // Refuses a proto that another module already registered.

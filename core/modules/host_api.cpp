@@ -105,7 +105,7 @@ int host_raise(const evi_host_t *h, evi_str_t name, const evi_param_t *params, s
 
 void host_report(const evi_host_t *h, uint64_t token, int status) {
     try {
-        services(h).events.report(token, status);
+        services(h).events.report(token, status, ctx(h).name);
     } catch (const std::exception &) {
     }
 }

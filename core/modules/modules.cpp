@@ -419,9 +419,12 @@ mi::Command wrap_command(const evi_mi_cmd_t &c, const std::string &module) {
             return mi::Failure{500, "module " + module + " did not reply", std::nullopt};
         if (reply.code != 0) return mi::Failure{reply.code, reply.text, std::nullopt};
         auto parsed = mi::json::parse(reply.text, nullptr, false);
-        if (parsed.is_discarded())
+        if (parsed.is_discarded()) {
+            LOG_ERR("module %s: MI command's reply is not valid JSON (answered 500): %s",
+                    module.c_str(), config::excerpt(reply.text, 200).c_str());
             return mi::Failure{500, "module " + module + " replied with invalid JSON",
                                std::nullopt};
+        }
         return parsed;
     };
     return cmd;

@@ -1,5 +1,6 @@
 // The module loader against real shared objects built for these tests (tests/unit/core/plugins).
 #include "evi/event_core.hpp"
+#include "log/log.hpp"
 #include "mi/command.hpp"
 #include "modules/host_api.hpp"
 #include "modules/modules.hpp"
@@ -272,4 +273,59 @@ TEST_CASE("a module file or directory others may write is refused, unless checks
         CHECK(set.load(so.string(), {}));
     }
     fs::remove_all(tmp);
+}
+
+TEST_CASE("a transport declaring a size shorter than ABI 1.0's is refused, naming it") {
+    Host host;
+    ModuleSet set;
+    REQUIRE(set.load(plugin_dir() + "/test_flawed_short_size.so", {}));
+    auto r = set.init_all(host.services);
+    REQUIRE_FALSE(r);
+    CHECK(contains(r.error().message, "module 'test_flawed_short_size': transport 'flawed' "
+                                      "declares size 4, shorter than the ABI 1.0"));
+    CHECK(host.transports.find("flawed") == nullptr);
+}
+
+TEST_CASE("a transport both blocking and asynchronous is refused at load") {
+    Host host;
+    ModuleSet set;
+    REQUIRE(set.load(plugin_dir() + "/test_flawed_both_flags.so", {}));
+    auto r = set.init_all(host.services);
+    REQUIRE_FALSE(r);
+    CHECK(contains(r.error().message, "module 'test_flawed_both_flags': transport 'flawed' "
+                                      "flags: EVI_TF_BLOCKING and EVI_TF_ASYNC together"));
+}
+
+TEST_CASE("a socket whose parse() makes it both blocking and asynchronous is refused") {
+    Host host;
+    ModuleSet set;
+    REQUIRE(set.load(plugin_dir() + "/test_flawed_parse_flags.so", {}));
+    REQUIRE(set.init_all(host.services));
+    CHECK(host.transports.open("flawed:ok", false));
+    auto r = host.transports.open("flawed:clash", false);
+    REQUIRE_FALSE(r);
+    CHECK(contains(r.error().message, "bad socket 'flawed:clash': module "
+                                      "test_flawed_parse_flags's parse() set EVI_TF_BLOCKING "
+                                      "and EVI_TF_ASYNC together"));
+}
+
+TEST_CASE("a module's MI reply that is not JSON is a 500 and is logged, cut short") {
+    Host host;
+    ModuleSet set;
+    REQUIRE(set.load(plugin_dir() + "/test_flawed_parse_flags.so", {}));
+    REQUIRE(set.init_all(host.services));
+    std::vector<std::string> lines;
+    log::set_sink([&](int, std::string_view module, std::string_view msg) {
+        lines.push_back(std::string(module) + ": " + std::string(msg));
+    }, log::Err);
+    const auto *cmd = host.commands.find("flawed_reply");
+    REQUIRE(cmd != nullptr);
+    auto out = cmd->handler(mi::Params::object());
+    log::set_sink(nullptr, log::Err);
+    auto *failure = std::get_if<mi::Failure>(&out);
+    REQUIRE(failure != nullptr);
+    CHECK(failure->code == 500);
+    REQUIRE(lines.size() == 1);
+    CHECK(contains(lines[0], "module test_flawed_parse_flags: MI command's reply is not valid "
+                             "JSON (answered 500): {\"lines\": 1"));
 }
