@@ -1,4 +1,4 @@
-"""Shutdown while MI connections arrive (issue 17). evid is started and stopped with SIGTERM
+"""Shutdown while MI connections arrive. evid is started and stopped with SIGTERM
 200 times in a row; during each stop, clients keep connecting to its TCP and Unix listeners.
 Every stop must end with exit code 0. In the ThreadSanitizer build a data race makes evid exit
 with 66 (and leaves a report that scripts/test counts): the acceptors' close() used to run on
